@@ -1,0 +1,390 @@
+//! Configuration: read once from the environment into typed fields.
+//!
+//! Variable names follow the Datadog Forwarder where it has one, so users can
+//! switch without relearning. A bad value fails start-up with an error that
+//! names the variable and what it accepts; the API key's value is never part
+//! of any message.
+
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::limits;
+
+/// A configuration value that could not be used.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{variable}={value:?} is not valid: expected {accepts}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        accepts: &'static str,
+    },
+    #[error("{variable} is not valid: {reason}")]
+    Rejected {
+        variable: &'static str,
+        reason: &'static str,
+    },
+    #[error("{variable} is required when running as a Lambda function")]
+    Missing { variable: &'static str },
+}
+
+/// The Datadog API key. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the request header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Verbosity of the forwarder's own logs (`DD_LOG_LEVEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// Everything the forwarder needs to know, parsed once at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `None` means dry run (local `invoke` only).
+    pub api_key: Option<ApiKey>,
+    /// Full URL of the logs endpoint, e.g. `https://http-intake.logs.datadoghq.com/api/v2/logs`.
+    pub intake_url: String,
+    /// `DD_TAGS` as given, comma-separated, empty entries removed.
+    pub tags: Vec<String>,
+    /// `DD_SOURCE`: replaces the source derived from the log stream.
+    pub source_override: Option<String>,
+    /// `Some(level)` when bodies are gzip-compressed (`DD_USE_COMPRESSION`, `DD_COMPRESSION_LEVEL`).
+    pub compression_level: Option<u32>,
+    pub log_level: LogLevel,
+    pub max_decompressed_bytes: usize,
+    /// Lower-cased Lambda function name, for the `forwardername` tag.
+    pub function_name: String,
+}
+
+const BOOL_ACCEPTS: &str = "true or false";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the
+    /// process environment. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let api_key = get("DD_API_KEY").map(ApiKey::new);
+        if let Some(key) = &api_key {
+            if key
+                .expose()
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(ConfigError::Rejected {
+                    variable: "DD_API_KEY",
+                    reason: "it contains whitespace or control characters",
+                });
+            }
+        }
+
+        let no_ssl = parse_bool("DD_NO_SSL", get("DD_NO_SSL"), false)?;
+        let port = match get("DD_PORT") {
+            None => 443,
+            Some(v) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or(ConfigError::Invalid {
+                    variable: "DD_PORT",
+                    value: v,
+                    accepts: "a port number from 1 to 65535",
+                })?,
+        };
+        let site = get("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+        if !is_host_name(&site) {
+            return Err(ConfigError::Invalid {
+                variable: "DD_SITE",
+                value: site,
+                accepts: "a Datadog site such as datadoghq.com, datadoghq.eu, us3.datadoghq.com or ddog-gov.com",
+            });
+        }
+        let base = match get("DD_URL") {
+            Some(url) => intake_base_from_url(url, port, no_ssl)?,
+            None => format!("https://http-intake.logs.{site}"),
+        };
+        let intake_url = format!("{}/api/v2/logs", base.trim_end_matches('/'));
+
+        let tags = get("DD_TAGS")
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let use_compression = parse_bool("DD_USE_COMPRESSION", get("DD_USE_COMPRESSION"), true)?;
+        let level = match get("DD_COMPRESSION_LEVEL") {
+            None => 6,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|l| *l <= 9)
+                .ok_or(ConfigError::Invalid {
+                    variable: "DD_COMPRESSION_LEVEL",
+                    value: v,
+                    accepts: "a gzip level from 0 to 9",
+                })?,
+        };
+
+        let log_level = match get("DD_LOG_LEVEL").map(|v| v.to_ascii_lowercase()) {
+            None => LogLevel::Info,
+            Some(v) => match v.as_str() {
+                "error" | "critical" => LogLevel::Error,
+                "warn" | "warning" => LogLevel::Warn,
+                "info" => LogLevel::Info,
+                "debug" | "trace" => LogLevel::Debug,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "DD_LOG_LEVEL",
+                        value: v,
+                        accepts: "one of error, warn, info, debug",
+                    });
+                }
+            },
+        };
+
+        let max_decompressed_bytes = match get("DD_MAX_DECOMPRESSED_BYTES") {
+            None => limits::DEFAULT_MAX_DECOMPRESSED_BYTES,
+            Some(v) => {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1024)
+                    .ok_or(ConfigError::Invalid {
+                        variable: "DD_MAX_DECOMPRESSED_BYTES",
+                        value: v,
+                        accepts: "a whole number of bytes, at least 1024",
+                    })?
+            }
+        };
+
+        Ok(Self {
+            api_key,
+            intake_url,
+            tags,
+            source_override: get("DD_SOURCE"),
+            compression_level: use_compression.then_some(level),
+            log_level,
+            max_decompressed_bytes,
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "eks-audit-forwarder".to_owned())
+                .to_lowercase(),
+        })
+    }
+
+    /// The API key, required when running under Lambda (there is no dry run there).
+    pub fn require_api_key(&self) -> Result<&ApiKey, ConfigError> {
+        self.api_key.as_ref().ok_or(ConfigError::Missing {
+            variable: "DD_API_KEY",
+        })
+    }
+}
+
+fn parse_bool(
+    variable: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                variable,
+                value: v,
+                accepts: BOOL_ACCEPTS,
+            }),
+        },
+    }
+}
+
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+/// `DD_URL` is either a full URL (`http://127.0.0.1:8080`) or, as in the
+/// Datadog Forwarder, a bare host combined with `DD_PORT` and `DD_NO_SSL`.
+/// Plain `http` needs `DD_NO_SSL=true` either way: the API key travels in a
+/// header, and sending it in clear text must be a deliberate choice.
+fn intake_base_from_url(url: String, port: u16, no_ssl: bool) -> Result<String, ConfigError> {
+    const ACCEPTS: &str =
+        "an https:// or http:// URL, or a bare host name (with DD_PORT and DD_NO_SSL)";
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let host = rest.split(['/', ':']).next().unwrap_or("");
+        if !is_host_name(host) || rest.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                variable: "DD_URL",
+                value: url,
+                accepts: ACCEPTS,
+            });
+        }
+        match scheme.to_ascii_lowercase().as_str() {
+            "https" => Ok(url),
+            "http" if no_ssl => Ok(url),
+            "http" => Err(ConfigError::Rejected {
+                variable: "DD_URL",
+                reason: "it uses http://, which sends the API key unencrypted; set DD_NO_SSL=true to allow it",
+            }),
+            _ => Err(ConfigError::Invalid {
+                variable: "DD_URL",
+                value: url,
+                accepts: ACCEPTS,
+            }),
+        }
+    } else if is_host_name(&url) {
+        let scheme = if no_ssl { "http" } else { "https" };
+        Ok(format!("{scheme}://{url}:{port}"))
+    } else {
+        Err(ConfigError::Invalid {
+            variable: "DD_URL",
+            value: url,
+            accepts: ACCEPTS,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_point_at_datadog_us1_with_gzip_6() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.intake_url,
+            "https://http-intake.logs.datadoghq.com/api/v2/logs"
+        );
+        assert_eq!(c.compression_level, Some(6));
+        assert_eq!(c.api_key, None);
+        assert_eq!(c.log_level, LogLevel::Info);
+        assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.function_name, "eks-audit-forwarder");
+    }
+
+    #[test]
+    fn site_and_url_forms() {
+        assert_eq!(
+            parse(&[("DD_SITE", "datadoghq.eu")]).unwrap().intake_url,
+            "https://http-intake.logs.datadoghq.eu/api/v2/logs"
+        );
+        assert_eq!(
+            parse(&[("DD_URL", "intake.example.com"), ("DD_PORT", "8443")])
+                .unwrap()
+                .intake_url,
+            "https://intake.example.com:8443/api/v2/logs"
+        );
+        assert_eq!(
+            parse(&[
+                ("DD_URL", "localhost"),
+                ("DD_PORT", "8080"),
+                ("DD_NO_SSL", "true")
+            ])
+            .unwrap()
+            .intake_url,
+            "http://localhost:8080/api/v2/logs"
+        );
+        assert_eq!(
+            parse(&[("DD_URL", "http://127.0.0.1:9000/"), ("DD_NO_SSL", "TRUE")])
+                .unwrap()
+                .intake_url,
+            "http://127.0.0.1:9000/api/v2/logs"
+        );
+    }
+
+    #[test]
+    fn plain_http_needs_no_ssl() {
+        let err = parse(&[("DD_URL", "http://127.0.0.1:9000")]).unwrap_err();
+        assert!(err.to_string().contains("DD_NO_SSL=true"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_what_it_accepts() {
+        for (var, value, accepts) in [
+            ("DD_PORT", "http", "port number"),
+            ("DD_PORT", "0", "port number"),
+            ("DD_NO_SSL", "maybe", "true or false"),
+            ("DD_USE_COMPRESSION", "gzip", "true or false"),
+            ("DD_COMPRESSION_LEVEL", "10", "0 to 9"),
+            ("DD_LOG_LEVEL", "loud", "error, warn, info, debug"),
+            ("DD_SITE", "datadog hq", "Datadog site"),
+            ("DD_URL", "ftp://x", "https://"),
+            ("DD_MAX_DECOMPRESSED_BYTES", "lots", "number of bytes"),
+        ] {
+            let msg = parse(&[(var, value)]).unwrap_err().to_string();
+            assert!(msg.starts_with(var), "{msg}");
+            assert!(msg.contains(accepts), "{msg}");
+        }
+    }
+
+    #[test]
+    fn api_key_never_shows_in_debug_or_errors() {
+        let c = parse(&[("DD_API_KEY", "abcdef0123456789")]).unwrap();
+        assert!(!format!("{c:?}").contains("abcdef0123456789"));
+        let err = parse(&[("DD_API_KEY", "abc def")]).unwrap_err().to_string();
+        assert!(!err.contains("abc def"), "{err}");
+        assert!(err.contains("DD_API_KEY"));
+    }
+
+    #[test]
+    fn tags_source_and_compression_switch() {
+        let c = parse(&[
+            ("DD_TAGS", "env:prod, team:platform,,"),
+            ("DD_SOURCE", "custom"),
+            ("DD_USE_COMPRESSION", "false"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "My-Forwarder"),
+        ])
+        .unwrap();
+        assert_eq!(c.tags, vec!["env:prod", "team:platform"]);
+        assert_eq!(c.source_override.as_deref(), Some("custom"));
+        assert_eq!(c.compression_level, None);
+        assert_eq!(c.function_name, "my-forwarder");
+        assert_eq!(
+            c.require_api_key().unwrap_err().to_string(),
+            "DD_API_KEY is required when running as a Lambda function"
+        );
+    }
+}

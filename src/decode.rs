@@ -1,0 +1,254 @@
+//! base64 -> gunzip (capped) -> the subscription document, borrowed.
+//!
+//! The decompressed buffer is owned by the caller and every string of the
+//! document borrows from it: each log message stays the already-escaped JSON
+//! string CloudWatch delivered, and is copied once, into the request body.
+//! Decompression stops at a hard cap, so a gzip bomb costs at most the cap in
+//! memory and ends in an error instead of an out-of-memory kill.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use base64::Engine;
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use thiserror::Error;
+
+/// Why a payload could not be decoded. Messages say what and where, never
+/// the payload's bytes.
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    #[error(
+        "the event is not a CloudWatch Logs subscription event: expected {{\"awslogs\":{{\"data\":\"...\"}}}}, found {found}"
+    )]
+    UnknownEvent { found: String },
+    #[error("awslogs.data is not valid base64: {detail}")]
+    Base64 { detail: String },
+    #[error("awslogs.data is not gzip data (decoded {len} bytes without the gzip magic number)")]
+    NotGzip { len: usize },
+    #[error("awslogs.data holds a corrupt or truncated gzip stream: {detail}")]
+    Gzip { detail: String },
+    #[error(
+        "awslogs.data decompresses to more than {limit} bytes (DD_MAX_DECOMPRESSED_BYTES); refused"
+    )]
+    TooLarge { limit: usize },
+    #[error("the decompressed awslogs.data is not a CloudWatch Logs document: {detail}")]
+    Document { detail: String },
+    #[error("logEvents[{index}].message is not a JSON string")]
+    MessageNotString { index: usize },
+}
+
+/// What CloudWatch Logs sends to a subscription, borrowed from the
+/// decompressed buffer. Unknown fields (such as `policyLevel` from
+/// account-level subscriptions) are ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionDocument<'a> {
+    #[serde(borrow)]
+    pub message_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub owner: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub log_group: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub log_stream: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub subscription_filters: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub log_events: Vec<CloudWatchLogEvent<'a>>,
+}
+
+impl SubscriptionDocument<'_> {
+    /// CloudWatch's own health checks of the destination, not logs.
+    pub fn is_control_message(&self) -> bool {
+        self.message_type == "CONTROL_MESSAGE"
+    }
+}
+
+/// One log event. `message` is the JSON string exactly as delivered, quotes
+/// and escapes included.
+#[derive(Debug, Deserialize)]
+pub struct CloudWatchLogEvent<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    pub timestamp: i64,
+    #[serde(borrow)]
+    pub message: &'a RawValue,
+}
+
+/// Decodes `awslogs.data` into the decompressed document bytes.
+pub fn decompress_payload(
+    data: &str,
+    max_decompressed_bytes: usize,
+) -> Result<Vec<u8>, DecodeError> {
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| DecodeError::Base64 {
+            detail: e.to_string(),
+        })?;
+    if gz.len() < 18 || gz[0] != 0x1f || gz[1] != 0x8b {
+        return Err(DecodeError::NotGzip { len: gz.len() });
+    }
+    // The gzip trailer's ISIZE (size mod 2^32) is a good first guess for the
+    // buffer; it is only a hint, the cap below is what bounds memory.
+    let trailer = &gz[gz.len() - 4..];
+    let hint = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
+    let mut out = Vec::with_capacity(hint.min(max_decompressed_bytes) + 1);
+    let cap = max_decompressed_bytes as u64 + 1;
+    MultiGzDecoder::new(gz.as_slice())
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Gzip {
+            detail: e.to_string(),
+        })?;
+    if out.len() > max_decompressed_bytes {
+        return Err(DecodeError::TooLarge {
+            limit: max_decompressed_bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses the decompressed document, borrowing from `bytes`.
+pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeError> {
+    let doc: SubscriptionDocument<'_> =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Document {
+            detail: describe_json_error(&e),
+        })?;
+    if let Some(index) = doc
+        .log_events
+        .iter()
+        .position(|e| !e.message.get().starts_with('"'))
+    {
+        return Err(DecodeError::MessageNotString { index });
+    }
+    Ok(doc)
+}
+
+/// serde_json's message without any quoted value from the input (an
+/// "invalid type: string \"...\"" error would otherwise echo log content).
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut in_quote = false;
+    for c in text.chars() {
+        match (c, in_quote) {
+            ('"', false) => {
+                in_quote = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                in_quote = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    if in_quote {
+        out.push('"');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    const DOC: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-abc","subscriptionFilters":["all"],"policyLevel":"ACCOUNT_LEVEL_POLICY","logEvents":[{"id":"1","timestamp":1764150000000,"message":"{\"verb\":\"get\",\"note\":\"caf\u00e9 ü\"}"}]}"#;
+
+    #[test]
+    fn decodes_a_document_and_keeps_messages_raw() {
+        let bytes = decompress_payload(&b64(&gzip(DOC.as_bytes())), 1 << 20).unwrap();
+        let doc = parse_document(&bytes).unwrap();
+        assert_eq!(doc.log_group, "/aws/eks/prod/cluster");
+        assert_eq!(doc.log_stream, "kube-apiserver-audit-abc");
+        assert_eq!(doc.owner, "123456789012");
+        assert!(!doc.is_control_message());
+        assert_eq!(doc.log_events.len(), 1);
+        assert_eq!(doc.log_events[0].timestamp, 1_764_150_000_000);
+        assert_eq!(
+            doc.log_events[0].message.get(),
+            r#""{\"verb\":\"get\",\"note\":\"caf\u00e9 ü\"}""#
+        );
+    }
+
+    #[test]
+    fn control_message_is_recognised() {
+        let doc = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination"}]}"#;
+        assert!(parse_document(doc).unwrap().is_control_message());
+    }
+
+    #[test]
+    fn bad_base64_gzip_and_json_are_named() {
+        assert!(matches!(
+            decompress_payload("not base64!!", 1 << 20),
+            Err(DecodeError::Base64 { .. })
+        ));
+        assert!(matches!(
+            decompress_payload(&b64(b"plain text, not gzip at all"), 1 << 20),
+            Err(DecodeError::NotGzip { .. })
+        ));
+        let gz = gzip(DOC.as_bytes());
+        let truncated = &gz[..gz.len() - 10];
+        let err = decompress_payload(&b64(truncated), 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Gzip { .. }), "{err}");
+        let err = parse_document(b"{\"messageType\":").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let err = parse_document(br#"{"messageType":"DATA_MESSAGE"}"#).unwrap_err();
+        assert!(err.to_string().contains("logEvents"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_do_not_echo_values() {
+        let doc = br#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":"s3cr3t-value","message":"x"}]}"#;
+        let err = parse_document(doc).unwrap_err().to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("expected i64"), "{err}");
+        let doc = br#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":{"a":1}}]}"#;
+        assert!(matches!(
+            parse_document(doc),
+            Err(DecodeError::MessageNotString { index: 0 })
+        ));
+    }
+
+    /// A gzip bomb: 200 MiB of zeros compresses to ~200 KB. Refused at the
+    /// cap instead of being inflated whole.
+    #[test]
+    fn gzip_bomb_is_refused_at_the_cap() {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let gz = enc.finish().unwrap();
+        let err = decompress_payload(&b64(&gz), 8 << 20).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::TooLarge { limit } if limit == 8 << 20),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exactly_at_the_cap_is_accepted() {
+        let body = vec![b'a'; 4096];
+        assert_eq!(
+            decompress_payload(&b64(&gzip(&body)), 4096).unwrap().len(),
+            4096
+        );
+        assert!(decompress_payload(&b64(&gzip(&body)), 4095).is_err());
+    }
+}

@@ -1,0 +1,343 @@
+//! The pipeline both front doors call: event -> decode -> shape -> batch ->
+//! ship, and a summary of what happened.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::value::RawValue;
+use thiserror::Error;
+use tokio::time::Instant;
+
+use crate::audit::{ShrunkMessage, shrink_message};
+use crate::batch::{BatchLimits, Batcher, IntakeBatch};
+use crate::config::Config;
+use crate::decode::{DecodeError, decompress_payload, parse_document};
+use crate::limits;
+use crate::metrics::InvocationSummary;
+use crate::shape::{LogShaper, Truncation};
+use crate::ship::{DeliveryReport, FailureReason, IntakeClient, ShipOptions, Shipper};
+use crate::trigger::{Trigger, classify_event};
+
+/// Why an invocation failed. Lambda retries a failed invocation and then
+/// hands the event to the function's on-failure destination, so failing is
+/// how undeliverable logs avoid being lost.
+#[derive(Debug, Error)]
+pub enum ForwardError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("{failed} of {total} logs were not delivered: {detail}")]
+    Undelivered {
+        failed: usize,
+        total: usize,
+        detail: String,
+    },
+    #[error("writing the dry-run output failed: {0}")]
+    DryRunOutput(std::io::Error),
+}
+
+impl ForwardError {
+    /// `errorType` of the failed invocation.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ForwardError::Decode(_) => "DecodeError",
+            ForwardError::Undelivered { .. } => "DeliveryError",
+            ForwardError::DryRunOutput(_) => "OutputError",
+        }
+    }
+
+    /// `errorMessage` of the failed invocation: short, and free of payload
+    /// bytes and of the API key by construction (no variant carries them).
+    pub fn error_message(&self) -> String {
+        let text = self.to_string();
+        match text.char_indices().nth(limits::MAX_ERROR_MESSAGE_CHARS) {
+            Some((cut, _)) => format!("{}...", &text[..cut]),
+            None => text,
+        }
+    }
+}
+
+/// Where the logs go.
+#[derive(Clone)]
+pub enum Destination {
+    Intake(Arc<Shipper<IntakeClient>>),
+    /// No API key: the logs are written as JSON lines to this writer.
+    DryRun(Arc<Mutex<dyn Write + Send>>),
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Intake(_) => f.write_str("Destination::Intake"),
+            Destination::DryRun(_) => f.write_str("Destination::DryRun"),
+        }
+    }
+}
+
+/// One invocation's identity and time budget.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub invoked_function_arn: String,
+    pub deadline: Instant,
+}
+
+impl Invocation {
+    /// From the Runtime API's context: the deadline arrives as epoch
+    /// milliseconds and is turned into a monotonic instant once.
+    pub fn from_lambda(ctx: &lambda_runtime::Context) -> Self {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms));
+        Self {
+            request_id: ctx.request_id.clone(),
+            invoked_function_arn: ctx.invoked_function_arn.clone(),
+            deadline: Instant::now() + left,
+        }
+    }
+
+    /// A local run, with as much time as the default Lambda timeout.
+    pub fn local(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.into(),
+            invoked_function_arn: String::new(),
+            deadline: Instant::now() + Duration::from_secs(60),
+        }
+    }
+}
+
+/// The forwarder, built once per process and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Forwarder {
+    shaper: LogShaper,
+    batch_limits: BatchLimits,
+    max_decompressed_bytes: usize,
+    destination: Destination,
+}
+
+impl Forwarder {
+    /// Builds the intake client when an API key is configured, a dry run otherwise.
+    pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+        let destination = match &config.api_key {
+            Some(key) => {
+                let client = IntakeClient::new(config.intake_url.clone(), key.clone())?;
+                Destination::Intake(Arc::new(Shipper::new(
+                    client,
+                    ShipOptions::new(config.compression_level),
+                )))
+            }
+            None => Destination::DryRun(Arc::new(Mutex::new(std::io::stdout()))),
+        };
+        Ok(Self::with_destination(config, destination))
+    }
+
+    pub fn with_destination(config: &Config, destination: Destination) -> Self {
+        Self {
+            shaper: LogShaper::new(config),
+            batch_limits: BatchLimits::default(),
+            max_decompressed_bytes: config.max_decompressed_bytes,
+            destination,
+        }
+    }
+
+    /// Smaller intake limits, for tests that reach the edges.
+    pub fn with_batch_limits(mut self, limits: BatchLimits) -> Self {
+        self.batch_limits = limits;
+        self
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self.destination, Destination::DryRun(_))
+    }
+
+    /// Handles one Lambda event.
+    pub async fn handle(
+        &self,
+        event: &RawValue,
+        invocation: &Invocation,
+    ) -> Result<InvocationSummary, ForwardError> {
+        let started = Instant::now();
+        let mut summary = InvocationSummary {
+            request_id: invocation.request_id.clone(),
+            dry_run: self.is_dry_run(),
+            ..Default::default()
+        };
+        let result = self.forward(event, invocation, &mut summary).await;
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        summary.log();
+        match &result {
+            Ok(()) => Ok(summary),
+            Err(e) => {
+                tracing::error!(
+                    request_id = %invocation.request_id,
+                    error_type = e.error_type(),
+                    error = %e.error_message(),
+                    "invocation failed; Lambda will retry the event"
+                );
+                result.map(|()| summary)
+            }
+        }
+    }
+
+    async fn forward(
+        &self,
+        event: &RawValue,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> Result<(), ForwardError> {
+        let Trigger::CloudWatchLogs { data } = classify_event(event)?;
+        let decompressed = decompress_payload(&data, self.max_decompressed_bytes)?;
+        drop(data);
+        let doc = parse_document(&decompressed)?;
+        summary.log_group = doc.log_group.to_string();
+        summary.events_in = doc.log_events.len();
+        if doc.is_control_message() {
+            summary.control_message = true;
+            tracing::debug!(request_id = %invocation.request_id, "CloudWatch Logs control message: nothing to send");
+            return Ok(());
+        }
+
+        let shape = self
+            .shaper
+            .for_document(&doc, &invocation.invoked_function_arn);
+        summary.source = shape.source().to_owned();
+        let mut batcher = Batcher::new(self.batch_limits);
+        let max_log = batcher.max_log_bytes();
+        let mut log = Vec::with_capacity(4096);
+        for event in &doc.log_events {
+            log.clear();
+            shape.write_log(event, event.message.get(), None, &mut log);
+            if log.len() > max_log {
+                let truncation = Truncation {
+                    original_size: log.len(),
+                };
+                let budget = max_log.saturating_sub(shape.envelope_len(event, Some(truncation)));
+                let shrunk = shrink_message(event.message.get(), budget);
+                log.clear();
+                shape.write_log(event, shrunk.message_json(), Some(truncation), &mut log);
+                summary.truncated += 1;
+                let removed: &[String] = match &shrunk {
+                    ShrunkMessage::Event { removed, .. } => removed,
+                    ShrunkMessage::Cut { .. } => &[],
+                };
+                tracing::warn!(
+                    request_id = %invocation.request_id,
+                    event_id = %event.id,
+                    original_bytes = truncation.original_size,
+                    new_bytes = log.len(),
+                    removed_fields = ?removed,
+                    cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
+                    "log over the intake's per-log limit was shrunk to fit"
+                );
+            }
+            summary.raw_bytes += log.len() as u64;
+            if let Err(e) = batcher.push(&log) {
+                // shrink_message keeps to the budget, so this is a bug; fail
+                // the invocation rather than drop the log.
+                return Err(ForwardError::Undelivered {
+                    failed: 1,
+                    total: doc.log_events.len(),
+                    detail: format!("event {} could not be made to fit: {e}", event.id),
+                });
+            }
+        }
+        let batches = batcher.finish();
+        summary.batches = batches.len();
+
+        match &self.destination {
+            Destination::DryRun(out) => {
+                write_dry_run(out, &batches).map_err(ForwardError::DryRunOutput)?;
+                summary.logs_forwarded = doc.log_events.len();
+                Ok(())
+            }
+            Destination::Intake(shipper) => {
+                let report = shipper.deliver(batches, invocation.deadline).await;
+                record_delivery(summary, &report);
+                check_delivery(&report, doc.log_events.len())
+            }
+        }
+    }
+}
+
+fn write_dry_run(out: &Mutex<dyn Write + Send>, batches: &[IntakeBatch]) -> std::io::Result<()> {
+    let mut out = out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for batch in batches {
+        for log in batch.logs() {
+            out.write_all(log)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
+}
+
+fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
+    summary.logs_forwarded = report.delivered_logs;
+    summary.logs_failed = report.failed_logs();
+    summary.requests = report.requests;
+    summary.retries = report.retries;
+    summary.splits = report.splits;
+    summary.wire_bytes = report.wire_bytes;
+    summary.transport_errors = report.transport_errors;
+    summary.error_statuses = report.error_statuses.clone();
+}
+
+/// Fails the invocation when any log was not delivered, with one message
+/// that says why, grouped by reason.
+fn check_delivery(report: &DeliveryReport, total: usize) -> Result<(), ForwardError> {
+    if report.failed.is_empty() {
+        return Ok(());
+    }
+    let mut exhausted = 0;
+    let mut rejected = 0;
+    let mut too_large = 0;
+    let mut last = None;
+    let mut unauthorized = None;
+    let mut refused = None;
+    for failed in &report.failed {
+        match &failed.reason {
+            FailureReason::Exhausted { last: l, attempts } => {
+                exhausted += failed.batch.len();
+                last = Some((*l, *attempts));
+            }
+            FailureReason::Rejected { .. } => rejected += failed.batch.len(),
+            FailureReason::TooLarge => too_large += failed.batch.len(),
+            FailureReason::Unauthorized { status } => unauthorized = Some(*status),
+            FailureReason::Refused { status } => refused = Some(*status),
+        }
+    }
+    let mut parts = Vec::new();
+    if let Some(status) = unauthorized {
+        // Loud, once per invocation, and without the key.
+        tracing::error!(
+            status,
+            "the intake refused the API key: check DD_API_KEY and that it belongs to the DD_SITE/DD_URL in use"
+        );
+        parts.push(format!(
+            "the intake refused the API key (HTTP {status}); check DD_API_KEY and DD_SITE"
+        ));
+    }
+    if let Some(status) = refused {
+        parts.push(format!(
+            "the intake answered HTTP {status}, which retrying cannot fix; check DD_URL and DD_SITE"
+        ));
+    }
+    if let Some((last, attempts)) = last {
+        parts.push(format!(
+            "{exhausted} still failing after retries (last: {last}, {attempts} attempts)"
+        ));
+    }
+    if rejected > 0 {
+        parts.push(format!(
+            "{rejected} rejected by the intake as malformed (HTTP 400)"
+        ));
+    }
+    if too_large > 0 {
+        parts.push(format!("{too_large} refused as too large (HTTP 413)"));
+    }
+    Err(ForwardError::Undelivered {
+        failed: report.failed_logs(),
+        total,
+        detail: parts.join("; "),
+    })
+}

@@ -1,0 +1,27 @@
+//! eks-audit-forwarder: ships Amazon EKS control-plane logs from a CloudWatch
+//! Logs subscription to a Datadog-compatible log intake (HTTP logs API v2).
+//!
+//! The data path, one module per stage:
+//! [`trigger`] (which event) -> [`decode`] (base64, capped gunzip, borrowed
+//! document) -> [`shape`] (one Datadog log object per event; [`audit`] shrinks
+//! oversize audit events) -> [`batch`] (request bodies within the intake's
+//! limits) -> [`ship`] (compressed POSTs, retries within the deadline).
+//! [`forward`] runs the path for one invocation; [`lambda`] and [`local`] are
+//! the two front doors.
+
+pub mod audit;
+pub mod batch;
+pub mod config;
+pub mod decode;
+pub mod forward;
+pub mod lambda;
+pub mod limits;
+pub mod local;
+pub mod logging;
+pub mod metrics;
+pub mod shape;
+pub mod ship;
+pub mod trigger;
+
+pub use config::Config;
+pub use forward::{Destination, ForwardError, Forwarder, Invocation};

@@ -1,0 +1,68 @@
+//! Every limit the forwarder works within, with where it comes from.
+//!
+//! The logic takes these as parameters (see `Batcher::new`, `DecodeLimits`,
+//! `RetryPolicy`), so tests reach the edges with small numbers; the constants
+//! here are only the defaults.
+
+use std::time::Duration;
+
+/// Most log objects in one request to `POST /api/v2/logs`.
+///
+/// Source: Datadog "Send logs" API reference, v2 ("Maximum array size if
+/// sending multiple logs in an array: 1000 entries"), checked 2026-11-26.
+pub const MAX_ENTRIES_PER_REQUEST: usize = 1_000;
+
+/// Most bytes of uncompressed body in one request.
+///
+/// Source: the same page ("Maximum content size per payload (uncompressed):
+/// 5MB"). The intake counts decimal megabytes, so 5,000,000, not 5 MiB: a body
+/// of 5 MiB would get a 413. The batcher counts every byte it frames
+/// (brackets and commas), so no margin is needed on top.
+pub const MAX_REQUEST_BODY_BYTES: usize = 5_000_000;
+
+/// Most bytes of one serialized log object.
+///
+/// Source: the same page ("Maximum size for a single log: 1MB"). Past it the
+/// intake cuts the log wherever the byte count falls, which can break the
+/// JSON of an audit event; the forwarder shrinks such logs itself
+/// (`crate::audit`) so they arrive whole and parseable.
+pub const MAX_LOG_BYTES: usize = 1_000_000;
+
+/// Default cap on the decompressed size of one subscription payload.
+///
+/// CloudWatch Logs delivers at most about 1 MB of compressed data per
+/// invocation; audit JSON compresses 10-20x, so real payloads stay well under
+/// this. Anything larger is a gzip bomb or a misrouted event and is refused
+/// before it can exhaust the function's memory. Configurable with
+/// `DD_MAX_DECOMPRESSED_BYTES`.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+
+/// How many requests of one invocation are in flight at once.
+///
+/// Small on purpose: a 128 MB function has a fraction of a vCPU, and the
+/// intake rate-limits bursts; four overlaps the network wait without piling up
+/// compressed bodies in memory.
+pub const MAX_CONCURRENT_REQUESTS: usize = 4;
+
+/// Time kept free before the Lambda deadline: retries stop when the next
+/// attempt could not finish before `deadline - margin`, so the function can
+/// still report its outcome instead of being killed mid-request.
+pub const DEADLINE_SAFETY_MARGIN: Duration = Duration::from_millis(1_000);
+
+/// Longest a single POST may take before it counts as a transport failure
+/// (and is retried). Capped further by the time left before the deadline.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// First retry delay ceiling; doubles per attempt up to `RETRY_MAX_DELAY`.
+pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
+
+/// Largest retry delay ceiling (full jitter picks a delay in `[0, ceiling]`).
+pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(8);
+
+/// Most attempts for one batch (the first try included). The deadline usually
+/// ends retries first; this bounds the load on an intake that is down.
+pub const RETRY_MAX_ATTEMPTS: u32 = 8;
+
+/// Most characters of an invocation's `errorMessage`: Lambda keeps it in its
+/// logs and on-failure records, and it must never carry the payload.
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 900;

@@ -1,0 +1,327 @@
+//! One Datadog log object per CloudWatch log event.
+//!
+//! The object keeps the Datadog Forwarder's shape (`message`, `ddsource`,
+//! `ddsourcecategory`, `service`, `host`, `ddtags`, `id`, `timestamp`, `aws`)
+//! so existing pipelines, facets and detection rules work unchanged. What is
+//! the same for every event of a document is serialized once per document;
+//! per event only the message (spliced in as the already-escaped JSON string
+//! CloudWatch delivered), the id and the timestamp are written.
+
+use crate::config::Config;
+use crate::decode::{CloudWatchLogEvent, SubscriptionDocument};
+
+/// `forwarder_version` tag value.
+pub const FORWARDER_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `forwardername` when the function name is unknown (local runs).
+pub const FORWARDER_NAME: &str = "eks-audit-forwarder";
+
+/// The `ddsource` for a log stream, by the EKS control-plane stream prefixes
+/// (checked in this order: `kube-apiserver-audit-` also starts with
+/// `kube-apiserver-`).
+pub fn source_for(log_group: &str, log_stream: &str) -> &'static str {
+    const EKS_STREAMS: [(&str, &str); 6] = [
+        ("kube-apiserver-audit-", "kubernetes.audit"),
+        ("kube-apiserver-", "kube-apiserver"),
+        ("authenticator-", "aws-iam-authenticator"),
+        ("kube-controller-manager-", "kube-controller-manager"),
+        ("cloud-controller-manager-", "cloud-controller-manager"),
+        ("kube-scheduler-", "kube_scheduler"),
+    ];
+    if !log_group.starts_with("/aws/eks/") {
+        return "cloudwatch";
+    }
+    EKS_STREAMS
+        .iter()
+        .find(|(prefix, _)| log_stream.starts_with(prefix))
+        .map_or("eks", |(_, source)| source)
+}
+
+/// `<cluster>` of a `/aws/eks/<cluster>/cluster` log group.
+pub fn cluster_name(log_group: &str) -> Option<&str> {
+    let name = log_group
+        .strip_prefix("/aws/eks/")?
+        .strip_suffix("/cluster")?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+/// The per-configuration part of the shape, built once at start-up.
+#[derive(Debug, Clone)]
+pub struct LogShaper {
+    /// `DD_TAGS` joined with commas.
+    user_tags: String,
+    /// The first `service:` tag of `DD_TAGS`.
+    service: Option<String>,
+    source_override: Option<String>,
+    function_name: String,
+}
+
+/// Marks a log whose message the forwarder had to shrink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    /// Bytes of the log object before it was shrunk.
+    pub original_size: usize,
+}
+
+impl LogShaper {
+    pub fn new(config: &Config) -> Self {
+        let service = config
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("service:"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        Self {
+            user_tags: config.tags.join(","),
+            service,
+            source_override: config.source_override.clone(),
+            function_name: config.function_name.clone(),
+        }
+    }
+
+    /// Serializes everything shared by the events of `doc`.
+    pub fn for_document(
+        &self,
+        doc: &SubscriptionDocument<'_>,
+        invoked_function_arn: &str,
+    ) -> DocumentShape {
+        let source = self
+            .source_override
+            .as_deref()
+            .unwrap_or_else(|| source_for(&doc.log_group, &doc.log_stream));
+        let service = self.service.as_deref().unwrap_or(source);
+
+        let mut tags = self.user_tags.clone();
+        let mut push_tag = |tag: &str| {
+            if !tags.is_empty() {
+                tags.push(',');
+            }
+            tags.push_str(tag);
+        };
+        if let Some(cluster) = cluster_name(&doc.log_group) {
+            push_tag(&format!("kube_cluster_name:{cluster}"));
+        }
+        push_tag(&format!("forwardername:{}", self.function_name));
+        push_tag(&format!("forwarder_version:{FORWARDER_VERSION}"));
+        if self.source_override.is_some() {
+            push_tag("source_overridden:true");
+        }
+
+        let mut middle = Vec::with_capacity(256);
+        middle.extend_from_slice(b",\"ddsource\":");
+        write_json_str(&mut middle, source);
+        middle.extend_from_slice(b",\"ddsourcecategory\":\"aws\",\"service\":");
+        write_json_str(&mut middle, service);
+        middle.extend_from_slice(b",\"host\":");
+        write_json_str(&mut middle, &doc.log_group);
+        middle.extend_from_slice(b",\"ddtags\":");
+        write_json_str(&mut middle, &tags);
+
+        let mut tail = Vec::with_capacity(256);
+        tail.extend_from_slice(b",\"aws\":{\"awslogs\":{\"logGroup\":");
+        write_json_str(&mut tail, &doc.log_group);
+        tail.extend_from_slice(b",\"logStream\":");
+        write_json_str(&mut tail, &doc.log_stream);
+        tail.extend_from_slice(b",\"owner\":");
+        write_json_str(&mut tail, &doc.owner);
+        tail.push(b'}');
+        if !invoked_function_arn.is_empty() {
+            tail.extend_from_slice(b",\"invoked_function_arn\":");
+            write_json_str(&mut tail, invoked_function_arn);
+        }
+        tail.extend_from_slice(b"}}");
+
+        DocumentShape {
+            source: source.to_owned(),
+            middle,
+            tail,
+        }
+    }
+}
+
+/// The serialized parts of a log object shared by one document's events.
+#[derive(Debug, Clone)]
+pub struct DocumentShape {
+    source: String,
+    middle: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl DocumentShape {
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Appends the log object for `event` to `out`, with `message_json` (a
+    /// JSON string, quotes included) as its message.
+    pub fn write_log(
+        &self,
+        event: &CloudWatchLogEvent<'_>,
+        message_json: &str,
+        truncation: Option<Truncation>,
+        out: &mut Vec<u8>,
+    ) {
+        out.extend_from_slice(b"{\"message\":");
+        out.extend_from_slice(message_json.as_bytes());
+        out.extend_from_slice(&self.middle);
+        out.extend_from_slice(b",\"id\":");
+        write_json_str(out, &event.id);
+        out.extend_from_slice(b",\"timestamp\":");
+        out.extend_from_slice(itoa::Buffer::new().format(event.timestamp).as_bytes());
+        if let Some(t) = truncation {
+            out.extend_from_slice(b",\"truncated\":true,\"original_size\":");
+            out.extend_from_slice(itoa::Buffer::new().format(t.original_size).as_bytes());
+        }
+        out.extend_from_slice(&self.tail);
+    }
+
+    /// Bytes of the log object for `event` apart from its message.
+    pub fn envelope_len(
+        &self,
+        event: &CloudWatchLogEvent<'_>,
+        truncation: Option<Truncation>,
+    ) -> usize {
+        let mut scratch = Vec::with_capacity(self.middle.len() + self.tail.len() + 96);
+        self.write_log(event, "", truncation, &mut scratch);
+        scratch.len()
+    }
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, and a &str always serializes.
+    serde_json::to_writer(out, s).expect("serializing a str into a Vec cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::parse_document;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap()
+    }
+
+    const DOC: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-0a1b","subscriptionFilters":["f"],"logEvents":[{"id":"3780","timestamp":1764150000000,"message":"{\"kind\":\"Event\",\"verb\":\"get\",\"x\":\"\u00e9\\n\"}"}]}"#;
+
+    fn shape_one(cfg: &Config, doc: &str, arn: &str) -> serde_json::Value {
+        let doc = parse_document(doc.as_bytes()).unwrap();
+        let shape = LogShaper::new(cfg).for_document(&doc, arn);
+        let mut out = Vec::new();
+        let ev = &doc.log_events[0];
+        shape.write_log(ev, ev.message.get(), None, &mut out);
+        assert_eq!(
+            shape.envelope_len(ev, None) + ev.message.get().len(),
+            out.len()
+        );
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn source_mapping_follows_the_stream_prefixes_in_order() {
+        let g = "/aws/eks/prod/cluster";
+        assert_eq!(
+            source_for(g, "kube-apiserver-audit-0a1b"),
+            "kubernetes.audit"
+        );
+        assert_eq!(source_for(g, "kube-apiserver-0a1b"), "kube-apiserver");
+        assert_eq!(source_for(g, "authenticator-0a1b"), "aws-iam-authenticator");
+        assert_eq!(
+            source_for(g, "kube-controller-manager-0a1b"),
+            "kube-controller-manager"
+        );
+        assert_eq!(
+            source_for(g, "cloud-controller-manager-0a1b"),
+            "cloud-controller-manager"
+        );
+        assert_eq!(source_for(g, "kube-scheduler-0a1b"), "kube_scheduler");
+        assert_eq!(source_for(g, "something-else"), "eks");
+        assert_eq!(
+            source_for("/aws/lambda/x", "kube-apiserver-audit-0a1b"),
+            "cloudwatch"
+        );
+    }
+
+    #[test]
+    fn cluster_name_only_from_eks_cluster_groups() {
+        assert_eq!(cluster_name("/aws/eks/prod/cluster"), Some("prod"));
+        assert_eq!(cluster_name("/aws/eks//cluster"), None);
+        assert_eq!(cluster_name("/aws/eks/a/b/cluster"), None);
+        assert_eq!(cluster_name("/aws/lambda/prod"), None);
+    }
+
+    #[test]
+    fn log_object_has_the_datadog_forwarder_shape() {
+        let v = shape_one(
+            &config(&[("DD_TAGS", "env:prod"), ("AWS_LAMBDA_FUNCTION_NAME", "Fwd")]),
+            DOC,
+            "arn:aws:lambda:us-east-1:123456789012:function:Fwd",
+        );
+        let expected = serde_json::json!({
+            "message": "{\"kind\":\"Event\",\"verb\":\"get\",\"x\":\"\u{e9}\\n\"}",
+            "ddsource": "kubernetes.audit", "ddsourcecategory": "aws",
+            "service": "kubernetes.audit", "host": "/aws/eks/prod/cluster",
+            "ddtags": "env:prod,kube_cluster_name:prod,forwardername:fwd,forwarder_version:0.1.0",
+            "id": "3780", "timestamp": 1764150000000u64,
+            "aws": {"awslogs": {"logGroup": "/aws/eks/prod/cluster", "logStream": "kube-apiserver-audit-0a1b", "owner": "123456789012"},
+                    "invoked_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:Fwd"}
+        });
+        assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn message_is_spliced_byte_for_byte() {
+        let doc = parse_document(DOC.as_bytes()).unwrap();
+        let shape = LogShaper::new(&config(&[])).for_document(&doc, "");
+        let mut out = Vec::new();
+        shape.write_log(
+            &doc.log_events[0],
+            doc.log_events[0].message.get(),
+            None,
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                r#"{"message":"{\"kind\":\"Event\",\"verb\":\"get\",\"x\":\"\u00e9\\n\"}","#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("invoked_function_arn"));
+    }
+
+    #[test]
+    fn service_tag_and_source_override() {
+        let v = shape_one(
+            &config(&[
+                ("DD_TAGS", "team:a,service:audit,service:b"),
+                ("DD_SOURCE", "k8s"),
+            ]),
+            DOC,
+            "",
+        );
+        assert_eq!(v["ddsource"], "k8s");
+        assert_eq!(v["service"], "audit");
+        assert_eq!(
+            v["ddtags"],
+            "team:a,service:audit,service:b,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0,source_overridden:true"
+        );
+    }
+
+    #[test]
+    fn truncation_marks_the_object() {
+        let doc = parse_document(DOC.as_bytes()).unwrap();
+        let shape = LogShaper::new(&config(&[])).for_document(&doc, "");
+        let mut out = Vec::new();
+        let t = Some(Truncation {
+            original_size: 1_234_567,
+        });
+        shape.write_log(&doc.log_events[0], "\"short\"", t, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["truncated"], true);
+        assert_eq!(v["original_size"], 1_234_567);
+        assert_eq!(shape.envelope_len(&doc.log_events[0], t) + 7, out.len());
+    }
+}

@@ -1,0 +1,279 @@
+//! Batches -> the intake: compressed POSTs, retries within the Lambda
+//! deadline, 413 splits and 400 isolation.
+//!
+//! Retry is three pieces: classification ([`retry::classify_status`]), policy
+//! ([`retry::RetryPolicy`]) and transport ([`client::Transport`]). The result
+//! says what happened to every log: delivered, or failed with a reason, the
+//! failed logs handed back as batches for whatever comes next (failing the
+//! invocation today, keeping them in S3 later).
+
+pub mod client;
+pub mod retry;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use crate::batch::IntakeBatch;
+use crate::limits;
+pub use client::{AttemptOutcome, EncodedBody, IntakeClient, Transport, TransportFailure};
+pub use retry::{ResponseClass, RetryPolicy, classify_status};
+
+/// Why logs were not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The intake kept failing (transport errors, 408/429/5xx) until the retry
+    /// budget or the deadline ran out. `last` is the last answer.
+    Exhausted { attempts: u32, last: LastFailure },
+    /// The intake refused the API key (401/403).
+    Unauthorized { status: u16 },
+    /// The intake rejected this log as malformed (400, isolated by splitting).
+    Rejected { answer: String },
+    /// Another status that retrying cannot fix (404 from a wrong `DD_URL`, say).
+    Refused { status: u16 },
+    /// A single log still too large for the intake (413 on one entry).
+    TooLarge,
+}
+
+/// The last failed attempt of an exhausted batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastFailure {
+    Status(u16),
+    Transport(TransportFailure),
+    /// No attempt fit before the deadline.
+    Deadline,
+}
+
+impl std::fmt::Display for LastFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LastFailure::Status(s) => write!(f, "HTTP {s}"),
+            LastFailure::Transport(t) => write!(f, "{t}"),
+            LastFailure::Deadline => f.write_str("no time left before the deadline"),
+        }
+    }
+}
+
+/// Logs that could not be delivered, and why.
+#[derive(Debug, Clone)]
+pub struct FailedBatch {
+    pub batch: IntakeBatch,
+    pub reason: FailureReason,
+}
+
+/// What happened to the batches of one invocation.
+#[derive(Debug, Default)]
+pub struct DeliveryReport {
+    pub delivered_logs: usize,
+    pub requests: u32,
+    /// Attempts after the first, for the same body.
+    pub retries: u32,
+    /// 413 and 400 splits.
+    pub splits: u32,
+    /// Compressed bytes of every request sent, retries included.
+    pub wire_bytes: u64,
+    /// Answers other than 2xx, by status.
+    pub error_statuses: BTreeMap<u16, u32>,
+    pub transport_errors: u32,
+    pub failed: Vec<FailedBatch>,
+}
+
+impl DeliveryReport {
+    pub fn failed_logs(&self) -> usize {
+        self.failed.iter().map(|f| f.batch.len()).sum()
+    }
+
+    fn merge(&mut self, other: DeliveryReport) {
+        self.delivered_logs += other.delivered_logs;
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.splits += other.splits;
+        self.wire_bytes += other.wire_bytes;
+        for (status, n) in other.error_statuses {
+            *self.error_statuses.entry(status).or_default() += n;
+        }
+        self.transport_errors += other.transport_errors;
+        self.failed.extend(other.failed);
+    }
+}
+
+/// How the shipper behaves; limits from [`crate::limits`] by default.
+#[derive(Debug, Clone, Copy)]
+pub struct ShipOptions {
+    pub compression_level: Option<u32>,
+    pub retry: RetryPolicy,
+    pub max_concurrent_requests: usize,
+    pub request_timeout: Duration,
+    pub deadline_margin: Duration,
+}
+
+impl ShipOptions {
+    pub fn new(compression_level: Option<u32>) -> Self {
+        Self {
+            compression_level,
+            retry: RetryPolicy::default(),
+            max_concurrent_requests: limits::MAX_CONCURRENT_REQUESTS,
+            request_timeout: limits::REQUEST_TIMEOUT,
+            deadline_margin: limits::DEADLINE_SAFETY_MARGIN,
+        }
+    }
+}
+
+/// Delivers batches through a [`Transport`].
+#[derive(Debug, Clone)]
+pub struct Shipper<T> {
+    transport: T,
+    options: ShipOptions,
+}
+
+impl<T: Transport> Shipper<T> {
+    pub fn new(transport: T, options: ShipOptions) -> Self {
+        Self { transport, options }
+    }
+
+    /// Sends every batch, a few at a time, and finishes before
+    /// `deadline - margin`.
+    pub async fn deliver(&self, batches: Vec<IntakeBatch>, deadline: Instant) -> DeliveryReport {
+        let stop_at = deadline
+            .checked_sub(self.options.deadline_margin)
+            .unwrap_or(deadline);
+        let mut reports = futures_util::stream::iter(batches)
+            .map(|batch| self.deliver_batch(batch, stop_at))
+            .buffer_unordered(self.options.max_concurrent_requests.max(1));
+        let mut total = DeliveryReport::default();
+        while let Some(report) = reports.next().await {
+            total.merge(report);
+        }
+        total
+    }
+
+    /// One batch, and whatever halves it is split into, in order.
+    async fn deliver_batch(&self, batch: IntakeBatch, stop_at: Instant) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        let mut pending = vec![batch];
+        while let Some(mut batch) = pending.pop() {
+            let body = EncodedBody::encode(&batch, self.options.compression_level);
+            let mut attempt = 0u32;
+            loop {
+                let now = Instant::now();
+                if now >= stop_at {
+                    report.failed.push(FailedBatch {
+                        batch,
+                        reason: FailureReason::Exhausted {
+                            attempts: attempt,
+                            last: LastFailure::Deadline,
+                        },
+                    });
+                    break;
+                }
+                attempt += 1;
+                if attempt > 1 {
+                    report.retries += 1;
+                }
+                report.requests += 1;
+                report.wire_bytes += body.bytes.len() as u64;
+                let timeout = self.options.request_timeout.min(stop_at - now);
+                let outcome = self.transport.post(&body, timeout).await;
+                let (last, retry_after) = match settle(batch, outcome, &mut report, &mut pending) {
+                    Settled::Done => break,
+                    Settled::Retry {
+                        batch: again,
+                        last,
+                        retry_after,
+                    } => {
+                        batch = again;
+                        (last, retry_after)
+                    }
+                };
+                let delay = self.options.retry.next_delay(attempt, retry_after);
+                let out_of_budget = attempt >= self.options.retry.max_attempts;
+                let out_of_time = Instant::now() + delay >= stop_at;
+                if out_of_budget || out_of_time {
+                    report.failed.push(FailedBatch {
+                        batch,
+                        reason: FailureReason::Exhausted {
+                            attempts: attempt,
+                            last,
+                        },
+                    });
+                    break;
+                }
+                tracing::debug!(attempt, last = %last, delay_ms = delay.as_millis() as u64, "retrying a batch");
+                tokio::time::sleep(delay).await;
+            }
+        }
+        report
+    }
+}
+
+/// What an attempt's outcome leaves to do.
+enum Settled {
+    /// Delivered, split into `pending`, or recorded as failed.
+    Done,
+    /// Worth another try.
+    Retry {
+        batch: IntakeBatch,
+        last: LastFailure,
+        retry_after: Option<Duration>,
+    },
+}
+
+fn settle(
+    batch: IntakeBatch,
+    outcome: AttemptOutcome,
+    report: &mut DeliveryReport,
+    pending: &mut Vec<IntakeBatch>,
+) -> Settled {
+    let (status, retry_after, answer) = match outcome {
+        AttemptOutcome::Answered {
+            status,
+            retry_after,
+            answer,
+        } => (status, retry_after, answer),
+        AttemptOutcome::Transport { kind } => {
+            report.transport_errors += 1;
+            return Settled::Retry {
+                batch,
+                last: LastFailure::Transport(kind),
+                retry_after: None,
+            };
+        }
+    };
+    let class = classify_status(status);
+    if class != ResponseClass::Accepted {
+        *report.error_statuses.entry(status).or_default() += 1;
+    }
+    let reason = match class {
+        ResponseClass::Accepted => {
+            report.delivered_logs += batch.len();
+            return Settled::Done;
+        }
+        ResponseClass::Retry => {
+            return Settled::Retry {
+                batch,
+                last: LastFailure::Status(status),
+                retry_after,
+            };
+        }
+        ResponseClass::TooLarge | ResponseClass::BadRequest if batch.len() > 1 => {
+            // Halve until the offending logs stand alone; the second half is
+            // pushed first so the first half goes out first.
+            report.splits += 1;
+            let (first, second) = batch.split_in_half();
+            pending.push(second);
+            pending.push(first);
+            return Settled::Done;
+        }
+        ResponseClass::TooLarge => FailureReason::TooLarge,
+        ResponseClass::BadRequest => FailureReason::Rejected { answer },
+        ResponseClass::Unauthorized => FailureReason::Unauthorized { status },
+        ResponseClass::Refused => FailureReason::Refused { status },
+    };
+    report.failed.push(FailedBatch { batch, reason });
+    Settled::Done
+}

@@ -1,0 +1,340 @@
+//! The shipper's decisions under paused time: exact delays, deadline, splits.
+//! The real HTTP transport is exercised against the intake emulator in
+//! `tests/`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+
+/// A transport that answers from a script and records what it was sent.
+struct Scripted<F> {
+    respond: F,
+    start: Instant,
+    /// (time since start, ids of the logs in the body)
+    calls: Mutex<Vec<(Duration, Vec<u64>)>>,
+    /// How long each request stays in flight (zero: answers at once).
+    hold: Duration,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+impl<F> Scripted<F>
+where
+    F: Fn(usize, &[u64]) -> AttemptOutcome + Send + Sync,
+{
+    fn new(respond: F) -> Self {
+        Self {
+            respond,
+            start: Instant::now(),
+            calls: Mutex::new(Vec::new()),
+            hold: Duration::ZERO,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn call_times_ms(&self) -> Vec<u128> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.as_millis())
+            .collect()
+    }
+
+    fn call_ids(&self) -> Vec<Vec<u64>> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, ids)| ids.clone())
+            .collect()
+    }
+}
+
+impl<F> Transport for Scripted<F>
+where
+    F: Fn(usize, &[u64]) -> AttemptOutcome + Send + Sync,
+{
+    async fn post(&self, body: &EncodedBody, _timeout: Duration) -> AttemptOutcome {
+        assert!(!body.gzip, "tests send uncompressed bodies");
+        let logs: Vec<serde_json::Value> = serde_json::from_slice(&body.bytes).unwrap();
+        let ids: Vec<u64> = logs.iter().map(|l| l["i"].as_u64().unwrap()).collect();
+        let n = {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push((self.start.elapsed(), ids.clone()));
+            calls.len() - 1
+        };
+        if !self.hold.is_zero() {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.hold).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        (self.respond)(n, &ids)
+    }
+}
+
+fn status(code: u16) -> AttemptOutcome {
+    AttemptOutcome::Answered {
+        status: code,
+        retry_after: None,
+        answer: String::new(),
+    }
+}
+
+fn batch(ids: std::ops::Range<u64>) -> IntakeBatch {
+    let logs: Vec<Vec<u8>> = ids.map(|i| format!("{{\"i\":{i}}}").into_bytes()).collect();
+    IntakeBatch::from_logs(logs.iter().map(Vec::as_slice))
+}
+
+fn options() -> ShipOptions {
+    ShipOptions {
+        compression_level: None,
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1_000),
+            max_attempts: 6,
+            jitter: false,
+        },
+        max_concurrent_requests: 1,
+        request_timeout: Duration::from_secs(5),
+        deadline_margin: Duration::from_secs(1),
+    }
+}
+
+fn far_deadline() -> Instant {
+    Instant::now() + Duration::from_secs(600)
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_with_exponential_backoff_then_delivers() {
+    let t = Scripted::new(|n, _| if n < 3 { status(503) } else { status(202) });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..3)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 3);
+    assert_eq!(report.retries, 3);
+    assert!(report.failed.is_empty());
+    assert_eq!(shipper.transport.call_times_ms(), vec![0, 100, 300, 700]);
+    assert_eq!(report.error_statuses.get(&503), Some(&3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured() {
+    let t = Scripted::new(|n, _| {
+        if n == 0 {
+            AttemptOutcome::Answered {
+                status: 429,
+                retry_after: Some(Duration::from_secs(3)),
+                answer: String::new(),
+            }
+        } else {
+            status(202)
+        }
+    });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..1)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 1);
+    assert_eq!(shipper.transport.call_times_ms(), vec![0, 3_000]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transport_errors_and_every_retryable_status_are_retried() {
+    let script = [408, 429, 500, 502, 503, 504];
+    let t = Scripted::new(move |n, _| match n {
+        0 => AttemptOutcome::Transport {
+            kind: TransportFailure::Connect,
+        },
+        n if n <= script.len() => status(script[n - 1]),
+        _ => status(202),
+    });
+    let mut opts = options();
+    opts.retry.max_attempts = 10;
+    let shipper = Shipper::new(t, opts);
+    let report = shipper.deliver(vec![batch(0..2)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 2);
+    assert_eq!(report.requests, 8);
+    assert_eq!(report.transport_errors, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_before_the_deadline_margin() {
+    let t = Scripted::new(|_, _| status(500));
+    let shipper = Shipper::new(t, options());
+    let start = Instant::now();
+    // 2.5 s to the deadline, 1 s margin: attempts at 0, 100, 300, 700 ms;
+    // the next would be at 1,500 ms, which is past the 1,500 ms stop.
+    let report = shipper
+        .deliver(vec![batch(0..4)], start + Duration::from_millis(2_500))
+        .await;
+    assert_eq!(shipper.transport.call_times_ms(), vec![0, 100, 300, 700]);
+    assert!(Instant::now() - start < Duration::from_millis(1_500));
+    assert_eq!(report.delivered_logs, 0);
+    assert_eq!(report.failed_logs(), 4);
+    assert_eq!(
+        report.failed[0].reason,
+        FailureReason::Exhausted {
+            attempts: 4,
+            last: LastFailure::Status(500)
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_at_the_attempt_budget() {
+    let t = Scripted::new(|_, _| AttemptOutcome::Transport {
+        kind: TransportFailure::Timeout,
+    });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..1)], far_deadline()).await;
+    assert_eq!(report.requests, 6);
+    assert_eq!(
+        report.failed[0].reason,
+        FailureReason::Exhausted {
+            attempts: 6,
+            last: LastFailure::Transport(TransportFailure::Timeout)
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_attempt_after_the_deadline() {
+    let t = Scripted::new(|_, _| status(202));
+    let shipper = Shipper::new(t, options());
+    let report = shipper
+        .deliver(
+            vec![batch(0..2)],
+            Instant::now() + Duration::from_millis(500),
+        )
+        .await;
+    assert_eq!(report.requests, 0);
+    assert_eq!(
+        report.failed[0].reason,
+        FailureReason::Exhausted {
+            attempts: 0,
+            last: LastFailure::Deadline
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn payload_too_large_splits_in_half() {
+    // The "intake" takes at most 2 logs per request.
+    let t = Scripted::new(|_, ids| {
+        if ids.len() > 2 {
+            status(413)
+        } else {
+            status(202)
+        }
+    });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..5)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 5);
+    assert!(report.failed.is_empty());
+    assert_eq!(
+        shipper.transport.call_ids(),
+        vec![
+            vec![0, 1, 2, 3, 4],
+            vec![0, 1],
+            vec![2, 3, 4],
+            vec![2],
+            vec![3, 4]
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_request_isolates_the_rejected_log_and_delivers_the_rest() {
+    let t = Scripted::new(|_, ids| {
+        if ids.contains(&5) {
+            AttemptOutcome::Answered {
+                status: 400,
+                retry_after: None,
+                answer: "{\"errors\":[\"bad log\"]}".into(),
+            }
+        } else {
+            status(202)
+        }
+    });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..8)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 7);
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(
+        report.failed[0].batch.logs().collect::<Vec<_>>(),
+        vec![b"{\"i\":5}".as_slice()]
+    );
+    assert_eq!(
+        report.failed[0].reason,
+        FailureReason::Rejected {
+            answer: "{\"errors\":[\"bad log\"]}".into()
+        }
+    );
+    // log2(8) rounds of halving: 1 + 2 + 2 + 2 requests.
+    assert_eq!(report.requests, 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unauthorized_is_not_retried() {
+    for code in [401, 403] {
+        let t = Scripted::new(move |_, _| status(code));
+        let shipper = Shipper::new(t, options());
+        let report = shipper.deliver(vec![batch(0..3)], far_deadline()).await;
+        assert_eq!(report.requests, 1);
+        assert_eq!(
+            report.failed[0].reason,
+            FailureReason::Unauthorized { status: code }
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_statuses_are_refused_without_retry() {
+    let t = Scripted::new(|_, _| status(404));
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..3)], far_deadline()).await;
+    assert_eq!(report.requests, 1);
+    assert_eq!(
+        report.failed[0].reason,
+        FailureReason::Refused { status: 404 }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_go_out_concurrently_within_the_bound() {
+    let mut t = Scripted::new(|_, _| status(202));
+    t.hold = Duration::from_millis(50);
+    let mut opts = options();
+    opts.max_concurrent_requests = 3;
+    let shipper = Shipper::new(t, opts);
+    let batches = (0..7).map(|i| batch(i * 10..i * 10 + 10)).collect();
+    let report = shipper.deliver(batches, far_deadline()).await;
+    assert_eq!(report.delivered_logs, 70);
+    let mut firsts: Vec<u64> = shipper
+        .transport
+        .call_ids()
+        .iter()
+        .map(|ids| ids[0])
+        .collect();
+    firsts.sort_unstable();
+    assert_eq!(firsts, vec![0, 10, 20, 30, 40, 50, 60]);
+    assert_eq!(shipper.transport.max_in_flight.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn gzip_body_decodes_to_the_batch_and_says_so() {
+    let b = batch(0..3);
+    let enc = EncodedBody::encode(&b, Some(6));
+    assert!(enc.gzip);
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&enc.bytes[..]), &mut out)
+        .unwrap();
+    assert_eq!(out, b.body());
+    let plain = EncodedBody::encode(&b, None);
+    assert!(!plain.gzip);
+    assert_eq!(&plain.bytes[..], b.body());
+}
