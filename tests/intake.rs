@@ -1,0 +1,389 @@
+//! The forwarder library against the intake emulator: what arrives, and what
+//! happens when the intake misbehaves.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eks_audit_forwarder::batch::BatchLimits;
+use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::{Config, Destination, ForwardError, Forwarder, Invocation};
+use serde_json::value::RawValue;
+use support::intake::{Fault, IntakeContract, IntakeEmulator};
+use support::payload::{audit_event, audit_message, oversize_audit_message};
+
+fn config(intake: &IntakeEmulator, extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![
+        ("DD_URL".to_owned(), intake.url()),
+        ("DD_NO_SSL".to_owned(), "true".to_owned()),
+        ("DD_API_KEY".to_owned(), intake.api_key().to_owned()),
+        ("DD_TAGS".to_owned(), "env:test".to_owned()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|n| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+/// Fast retries, so fault tests take milliseconds.
+fn fast_options(config: &Config) -> ShipOptions {
+    ShipOptions {
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            max_attempts: 8,
+            jitter: false,
+        },
+        request_timeout: Duration::from_millis(1_500),
+        deadline_margin: Duration::from_millis(200),
+        ..ShipOptions::new(config.compression_level)
+    }
+}
+
+fn forwarder(config: &Config) -> Forwarder {
+    let client =
+        IntakeClient::new(config.intake_url.clone(), config.api_key.clone().unwrap()).unwrap();
+    let shipper = Shipper::new(client, fast_options(config));
+    Forwarder::with_destination(config, Destination::Intake(Arc::new(shipper)))
+}
+
+fn event(json: String) -> Box<RawValue> {
+    RawValue::from_string(json).unwrap()
+}
+
+fn messages(n: usize) -> Vec<String> {
+    (0..n).map(audit_message).collect()
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "req-1".into(),
+        invoked_function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:fwd".into(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+    }
+}
+
+#[tokio::test]
+async fn logs_arrive_gzipped_with_the_right_headers_and_shape() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[]);
+    let msgs = messages(3);
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&msgs)), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.events_in,
+            summary.logs_forwarded,
+            summary.logs_failed
+        ),
+        (3, 3, 0)
+    );
+
+    let reqs = intake.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].status, 202);
+    assert_eq!(reqs[0].content_encoding.as_deref(), Some("gzip"));
+    assert_eq!(reqs[0].content_type.as_deref(), Some("application/json"));
+    assert_eq!(reqs[0].origin.as_deref(), Some("eks-audit-forwarder"));
+    assert_eq!(
+        reqs[0].origin_version.as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert!(reqs[0].wire_bytes < reqs[0].body_bytes);
+    assert_eq!(summary.wire_bytes, reqs[0].wire_bytes as u64);
+
+    let logs = intake.accepted_logs();
+    let got: Vec<&str> = logs
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, msgs);
+    assert_eq!(logs[0]["ddsource"], "kubernetes.audit");
+    assert_eq!(logs[0]["service"], "kubernetes.audit");
+    assert_eq!(logs[0]["host"], "/aws/eks/prod/cluster");
+    assert_eq!(
+        logs[0]["ddtags"],
+        "env:test,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
+    );
+    assert_eq!(
+        logs[0]["aws"]["invoked_function_arn"],
+        "arn:aws:lambda:eu-west-1:123456789012:function:fwd"
+    );
+    assert_eq!(intake.oversize_logs(), 0);
+}
+
+#[tokio::test]
+async fn compression_can_be_turned_off_and_the_header_follows() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[("DD_USE_COMPRESSION", "false")]);
+    forwarder(&cfg)
+        .handle(&event(audit_event(&messages(2))), &invocation())
+        .await
+        .unwrap();
+    let reqs = intake.requests();
+    assert_eq!(reqs[0].content_encoding, None);
+    assert_eq!(reqs[0].wire_bytes, reqs[0].body_bytes);
+    assert_eq!(intake.accepted_logs().len(), 2);
+}
+
+#[tokio::test]
+async fn batches_respect_the_entry_limit_and_keep_order() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[]);
+    let msgs = messages(2_345);
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&msgs)), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(summary.batches, 3);
+    let sizes: Vec<usize> = intake.accepted_batches().iter().map(Vec::len).collect();
+    assert!(sizes.iter().all(|n| *n <= 1_000), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 2_345);
+    // Batches go out concurrently, so compare as sets of ids.
+    let mut ids: Vec<String> = intake
+        .accepted_logs()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2_345);
+}
+
+#[tokio::test]
+async fn retries_server_errors_resets_and_slow_answers() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    intake.push_faults([
+        Fault::Status(500),
+        Fault::Reset,
+        Fault::StatusRetryAfter(429, 0),
+        Fault::Delay(Duration::from_secs(5)), // over the 1.5 s request timeout
+        Fault::Status(503),
+    ]);
+    let cfg = config(&intake, &[]);
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&messages(4))), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(summary.logs_forwarded, 4);
+    assert_eq!(summary.retries, 5);
+    assert_eq!(summary.transport_errors, 2);
+    assert_eq!(intake.accepted_logs().len(), 4);
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_the_invocation() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    intake.push_faults(std::iter::repeat_n(Fault::Status(503), 10));
+    let cfg = config(&intake, &[]);
+    let err = forwarder(&cfg)
+        .handle(&event(audit_event(&messages(3))), &invocation())
+        .await
+        .unwrap_err();
+    let msg = err.error_message();
+    assert!(
+        matches!(
+            err,
+            ForwardError::Undelivered {
+                failed: 3,
+                total: 3,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("last: HTTP 503, 8 attempts"), "{msg}");
+    assert_eq!(intake.requests().len(), 8);
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_is_not_retried_and_is_named_without_the_key() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[("DD_API_KEY", "wrong-key-value-123")]);
+    let err = forwarder(&cfg)
+        .handle(&event(audit_event(&messages(2))), &invocation())
+        .await
+        .unwrap_err();
+    let msg = err.error_message();
+    assert!(msg.contains("refused the API key (HTTP 403)"), "{msg}");
+    assert!(msg.contains("DD_API_KEY"), "{msg}");
+    assert!(!msg.contains("wrong-key-value-123"), "{msg}");
+    assert_eq!(intake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_log_is_isolated_and_the_rest_delivered() {
+    let intake = IntakeEmulator::start(IntakeContract {
+        poison: Some("web-6\"".into()),
+        ..IntakeContract::default()
+    })
+    .await;
+    let cfg = config(&intake, &[]);
+    let err = forwarder(&cfg)
+        .handle(&event(audit_event(&messages(10))), &invocation())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ForwardError::Undelivered {
+                failed: 1,
+                total: 10,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.error_message()
+            .contains("1 rejected by the intake as malformed")
+    );
+    let delivered: Vec<String> = intake
+        .accepted_logs()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered.len(), 9);
+    assert!(!delivered.iter().any(|m| m.contains("web-6\"")));
+}
+
+#[tokio::test]
+async fn payload_too_large_is_split_until_it_fits() {
+    // An intake stricter than the forwarder's limits: 3 entries at most.
+    let intake = IntakeEmulator::start(IntakeContract {
+        max_entries: 3,
+        ..IntakeContract::default()
+    })
+    .await;
+    let cfg = config(&intake, &[]);
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&messages(10))), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(summary.logs_forwarded, 10);
+    assert!(summary.splits >= 3, "{summary:?}");
+    assert_eq!(
+        summary.error_statuses.get(&413).copied().unwrap_or(0),
+        summary.splits
+    );
+    assert_eq!(intake.accepted_logs().len(), 10);
+}
+
+#[tokio::test]
+async fn batches_are_cut_by_exact_size_and_never_get_413() {
+    // Same contract on both sides, small enough that sizes decide the cuts.
+    let limits = BatchLimits {
+        max_entries: 1_000,
+        max_body_bytes: 8_000,
+        max_log_bytes: 4_000,
+    };
+    let intake = IntakeEmulator::start(IntakeContract {
+        max_body_bytes: 8_000,
+        ..IntakeContract::default()
+    })
+    .await;
+    let cfg = config(&intake, &[("DD_USE_COMPRESSION", "false")]);
+    let summary = forwarder(&cfg)
+        .with_batch_limits(limits)
+        .handle(&event(audit_event(&messages(60))), &invocation())
+        .await
+        .unwrap();
+    assert!(summary.batches > 5, "{summary:?}");
+    assert!(intake.requests().iter().all(|r| r.status == 202));
+    assert!(intake.requests().iter().all(|r| r.body_bytes <= 8_000));
+    assert_eq!(intake.accepted_logs().len(), 60);
+}
+
+#[tokio::test]
+async fn an_oversize_audit_event_arrives_shrunk_valid_and_marked() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[]);
+    let big = oversize_audit_message(1_400_000);
+    let msgs = vec![audit_message(1), big.clone()];
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&msgs)), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(summary.truncated, 1);
+    let logs = intake.accepted_logs();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0]["message"], msgs[0]);
+    assert!(logs[0].get("truncated").is_none());
+    let shrunk = &logs[1];
+    assert_eq!(shrunk["truncated"], true);
+    assert!(shrunk["original_size"].as_u64().unwrap() > 1_400_000);
+    assert!(shrunk.to_string().len() <= 1_000_000);
+    let original: serde_json::Value = serde_json::from_str(&big).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(shrunk["message"].as_str().unwrap()).unwrap();
+    assert!(event.get("responseObject").is_none());
+    for key in [
+        "auditID",
+        "verb",
+        "user",
+        "objectRef",
+        "responseStatus",
+        "requestReceivedTimestamp",
+        "stageTimestamp",
+        "requestObject",
+    ] {
+        assert_eq!(event[key], original[key], "{key}");
+    }
+    assert_eq!(intake.oversize_logs(), 0);
+}
+
+#[tokio::test]
+async fn an_oversize_text_log_is_cut_with_a_marker() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[]);
+    let text = "ü".repeat(700_000); // 1.4 MB of two-byte characters
+    let doc = support::payload::document("/aws/eks/prod/cluster", "kube-apiserver-0a1b", &[text]);
+    let summary = forwarder(&cfg)
+        .handle(
+            &event(support::payload::wrap(doc.as_bytes())),
+            &invocation(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.truncated, 1);
+    let log = &intake.accepted_logs()[0];
+    let message = log["message"].as_str().unwrap();
+    assert!(message.ends_with(eks_audit_forwarder::audit::CUT_MARKER));
+    assert!(
+        message
+            .trim_end_matches(eks_audit_forwarder::audit::CUT_MARKER)
+            .chars()
+            .all(|c| c == 'ü')
+    );
+    assert_eq!(log["ddsource"], "kube-apiserver");
+    assert!(serde_json::to_vec(log).unwrap().len() <= 1_000_000);
+}
+
+#[tokio::test]
+async fn the_retry_budget_ends_before_the_deadline() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    intake.push_faults(std::iter::repeat_n(Fault::StatusRetryAfter(429, 2), 10));
+    let cfg = config(&intake, &[]);
+    let inv = Invocation {
+        deadline: tokio::time::Instant::now() + Duration::from_millis(1_500),
+        ..invocation()
+    };
+    let err = forwarder(&cfg)
+        .handle(&event(audit_event(&messages(1))), &inv)
+        .await
+        .unwrap_err();
+    // A 2 s Retry-After cannot fit before the deadline: one attempt, then give up.
+    assert_eq!(intake.requests().len(), 1);
+    assert!(
+        err.error_message().contains("last: HTTP 429"),
+        "{}",
+        err.error_message()
+    );
+}

@@ -1,0 +1,88 @@
+//! Test support: the intake emulator, a Runtime API endpoint, payload
+//! builders and a handle on the forwarder process.
+#![allow(dead_code)] // each test file uses a different part
+
+pub mod intake;
+pub mod payload;
+pub mod runtime_api;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_eks-audit-forwarder");
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared corpus beside the repository (`../shared/corpus`), or where
+/// `EAF_CORPUS_DIR` points.
+pub fn corpus_dir() -> PathBuf {
+    std::env::var_os("EAF_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/corpus"))
+}
+
+/// The forwarder binary with a clean environment plus `vars`.
+pub fn forwarder_command(vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BINARY);
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.envs(vars.iter().copied());
+    cmd
+}
+
+/// A running forwarder, killed on drop; its stderr is collected.
+pub struct ForwarderProcess {
+    child: Child,
+}
+
+impl ForwarderProcess {
+    pub fn start_lambda(runtime_api: &str, vars: &[(&str, &str)]) -> Self {
+        let mut all = vec![
+            ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+            ("AWS_LAMBDA_FUNCTION_NAME", "EKS-Audit-Forwarder"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/eks-audit-forwarder",
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]0123"),
+        ];
+        all.extend_from_slice(vars);
+        let child = forwarder_command(&all)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the forwarder binary");
+        Self { child }
+    }
+
+    /// Stops the process and returns everything it wrote to stderr.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut err = String::new();
+        if let Some(mut s) = self.child.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        err
+    }
+}
+
+impl Drop for ForwarderProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn write_temp(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
