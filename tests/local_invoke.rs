@@ -1,0 +1,208 @@
+//! `eks-audit-forwarder invoke FILE...`: the sample events, dry runs, and
+//! start-up errors, through the real binary.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use serde_json::Value;
+use support::intake::{IntakeContract, IntakeEmulator};
+use support::{forwarder_command, repo_root};
+
+fn sample(name: &str) -> String {
+    repo_root().join("events").join(name).display().to_string()
+}
+
+fn run(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    forwarder_command(vars).args(args).output().unwrap()
+}
+
+fn stdout_logs(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_sample_event_runs_as_a_dry_run() {
+    let expected: [(&str, &str, usize); 8] = [
+        ("eks-audit.json", "kubernetes.audit", 11),
+        ("eks-audit-oversize.json", "kubernetes.audit", 2),
+        ("eks-kube-apiserver.json", "kube-apiserver", 4),
+        ("eks-authenticator.json", "aws-iam-authenticator", 4),
+        (
+            "eks-kube-controller-manager.json",
+            "kube-controller-manager",
+            3,
+        ),
+        (
+            "eks-cloud-controller-manager.json",
+            "cloud-controller-manager",
+            4,
+        ),
+        ("eks-kube-scheduler.json", "kube_scheduler", 3),
+        ("control-message.json", "", 0),
+    ];
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = expected.iter().map(|(f, _, _)| f.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "every sample event is covered here");
+
+    for (file, source, count) in expected {
+        let out = run(&[], &["invoke", &sample(file)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{file}: {stderr}");
+        assert!(stderr.contains("dry run"), "{file}: says it is a dry run");
+        assert!(stderr.contains("invocation summary"), "{file}");
+        let logs = stdout_logs(&out);
+        assert_eq!(logs.len(), count, "{file}");
+        for log in &logs {
+            assert_eq!(log["ddsource"], source, "{file}");
+            assert_eq!(log["host"], "/aws/eks/demo/cluster");
+            assert!(log["message"].is_string());
+        }
+        if file == "eks-audit-oversize.json" {
+            let truncated: Vec<&Value> = logs.iter().filter(|l| l["truncated"] == true).collect();
+            assert_eq!(truncated.len(), 1);
+            assert!(serde_json::to_vec(truncated[0]).unwrap().len() <= 1_000_000);
+            let event: Value =
+                serde_json::from_str(truncated[0]["message"].as_str().unwrap()).unwrap();
+            assert_eq!(event["verb"], "list");
+            assert!(event.get("responseObject").is_none());
+        }
+    }
+}
+
+#[test]
+fn the_audit_sample_has_the_traffic_the_readme_promises() {
+    let out = run(&[], &["invoke", &sample("eks-audit.json")]);
+    let mut verbs = BTreeMap::new();
+    let mut exec = 0;
+    let mut forbidden = 0;
+    for log in stdout_logs(&out) {
+        let event: Value = serde_json::from_str(log["message"].as_str().unwrap()).unwrap();
+        *verbs
+            .entry(event["verb"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+        exec += usize::from(event["objectRef"]["subresource"] == "exec");
+        forbidden += usize::from(event["responseStatus"]["code"] == 403);
+    }
+    assert!(verbs.len() >= 6, "{verbs:?}");
+    assert!(exec >= 1);
+    assert!(forbidden >= 1);
+}
+
+#[test]
+fn sample_events_match_their_generator() {
+    let out = std::process::Command::new("python3")
+        .arg(repo_root().join("scripts/make_events.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 runs the sample-event generator");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn bad_configuration_fails_start_up_naming_the_variable() {
+    for (var, value, accepts) in [
+        ("DD_PORT", "https", "a port number"),
+        ("DD_COMPRESSION_LEVEL", "11", "0 to 9"),
+        ("DD_USE_COMPRESSION", "sometimes", "true or false"),
+    ] {
+        let out = run(&[(var, value)], &["invoke", &sample("eks-audit.json")]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var) && stderr.contains(accepts), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn unusable_files_fail_the_run_and_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_json = support::write_temp(dir.path(), "not-json.json", "hello");
+    let out = run(
+        &[],
+        &[
+            "invoke",
+            &not_json.display().to_string(),
+            &sample("eks-kube-scheduler.json"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not-json.json") && stderr.contains("not JSON"),
+        "{stderr}"
+    );
+    assert_eq!(stdout_logs(&out).len(), 3, "the good file still ran");
+    let out = run(&[], &["invoke"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_at_the_configured_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = vec![b' '; 8 << 20];
+    let file = support::write_temp(dir.path(), "bomb.json", &support::payload::wrap(&bomb));
+    let out = run(
+        &[("DD_MAX_DECOMPRESSED_BYTES", "1048576")],
+        &["invoke", &file.display().to_string()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("decompresses to more than 1048576 bytes"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_api_key_the_samples_are_sent() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let (url, key) = (intake.url(), intake.api_key().to_owned());
+    let files = [
+        sample("eks-audit.json"),
+        sample("eks-authenticator.json"),
+        sample("control-message.json"),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        let mut args = vec!["invoke"];
+        args.extend(files.iter().map(String::as_str));
+        run(
+            &[
+                ("DD_URL", &url),
+                ("DD_NO_SSL", "true"),
+                ("DD_API_KEY", &key),
+            ],
+            &args,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout when sending");
+    assert_eq!(
+        intake.requests().len(),
+        2,
+        "the control message sends nothing"
+    );
+    assert_eq!(intake.accepted_logs().len(), 15);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(intake.api_key()));
+}
