@@ -103,7 +103,7 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
     for (key, value) in &event {
         collect_nested_bodies(value, key.clone(), &mut nested);
     }
-    nested.sort_by(|a, b| b.1.cmp(&a.1));
+    nested.sort_by_key(|n| std::cmp::Reverse(n.1));
     for (path, _) in nested {
         if remove_path(&mut event, &path) {
             removed.push(path);
@@ -122,7 +122,7 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
         .filter(|(k, _)| !IDENTITY_FIELDS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.to_string().len()))
         .collect();
-    others.sort_by(|a, b| b.1.cmp(&a.1));
+    others.sort_by_key(|o| std::cmp::Reverse(o.1));
     for (key, _) in others {
         event.remove(&key);
         removed.push(key);
