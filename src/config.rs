@@ -6,6 +6,7 @@
 //! of any message.
 
 use std::fmt;
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -25,8 +26,11 @@ pub enum ConfigError {
         variable: &'static str,
         reason: &'static str,
     },
-    #[error("{variable} is required when running as a Lambda function")]
-    Missing { variable: &'static str },
+    #[error("{variable} is required {when}")]
+    Missing {
+        variable: &'static str,
+        when: &'static str,
+    },
 }
 
 /// The Datadog API key. Its `Debug` and `Display` never show the value.
@@ -74,8 +78,16 @@ pub struct Config {
     pub compression_level: Option<u32>,
     pub log_level: LogLevel,
     pub max_decompressed_bytes: usize,
-    /// Lower-cased Lambda function name, for the `forwardername` tag.
+    /// Lower-cased Lambda function name, for the `forwardername` tag and
+    /// the S3 prefixes.
     pub function_name: String,
+    /// `DD_STORE_FAILED_EVENTS` with `DD_S3_BUCKET_NAME`: the bucket that
+    /// keeps what the intake would not take.
+    pub spill_bucket: Option<String>,
+    /// `DD_METRICS_NAMESPACE`: namespace of the embedded-metric-format line.
+    pub metrics_namespace: String,
+    /// `DD_REQUEST_TIMEOUT_SECONDS`: longest one POST may take.
+    pub request_timeout: Duration,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -96,17 +108,16 @@ impl Config {
         };
 
         let api_key = get("DD_API_KEY").map(ApiKey::new);
-        if let Some(key) = &api_key {
-            if key
+        if let Some(key) = &api_key
+            && key
                 .expose()
                 .chars()
                 .any(|c| c.is_control() || c.is_whitespace())
-            {
-                return Err(ConfigError::Rejected {
-                    variable: "DD_API_KEY",
-                    reason: "it contains whitespace or control characters",
-                });
-            }
+        {
+            return Err(ConfigError::Rejected {
+                variable: "DD_API_KEY",
+                reason: "it contains whitespace or control characters",
+            });
         }
 
         let no_ssl = parse_bool("DD_NO_SSL", get("DD_NO_SSL"), false)?;
@@ -191,7 +202,57 @@ impl Config {
             }
         };
 
+        let store_failed = parse_bool(
+            "DD_STORE_FAILED_EVENTS",
+            get("DD_STORE_FAILED_EVENTS"),
+            false,
+        )?;
+        let spill_bucket = match (store_failed, get("DD_S3_BUCKET_NAME")) {
+            (false, _) => None,
+            (true, Some(bucket)) if is_bucket_name(&bucket) => Some(bucket),
+            (true, Some(bucket)) => {
+                return Err(ConfigError::Invalid {
+                    variable: "DD_S3_BUCKET_NAME",
+                    value: bucket,
+                    accepts: "an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)",
+                });
+            }
+            (true, None) => {
+                return Err(ConfigError::Missing {
+                    variable: "DD_S3_BUCKET_NAME",
+                    when: "when DD_STORE_FAILED_EVENTS=true",
+                });
+            }
+        };
+
+        let metrics_namespace =
+            get("DD_METRICS_NAMESPACE").unwrap_or_else(|| "EksAuditForwarder".to_owned());
+        if metrics_namespace.len() > 255 || metrics_namespace.contains(':') {
+            return Err(ConfigError::Invalid {
+                variable: "DD_METRICS_NAMESPACE",
+                value: metrics_namespace,
+                accepts: "a CloudWatch namespace: up to 255 characters, no colon",
+            });
+        }
+
+        let request_timeout = match get("DD_REQUEST_TIMEOUT_SECONDS") {
+            None => limits::REQUEST_TIMEOUT,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.1..=900.0).contains(s))
+                .map(Duration::from_secs_f64)
+                .ok_or(ConfigError::Invalid {
+                    variable: "DD_REQUEST_TIMEOUT_SECONDS",
+                    value: v,
+                    accepts: "a number of seconds from 0.1 to 900",
+                })?,
+        };
+
         Ok(Self {
+            spill_bucket,
+            metrics_namespace,
+            request_timeout,
             api_key,
             intake_url,
             tags,
@@ -209,6 +270,7 @@ impl Config {
     pub fn require_api_key(&self) -> Result<&ApiKey, ConfigError> {
         self.api_key.as_ref().ok_or(ConfigError::Missing {
             variable: "DD_API_KEY",
+            when: "when running as a Lambda function",
         })
     }
 }
@@ -230,6 +292,12 @@ fn parse_bool(
             }),
         },
     }
+}
+
+fn is_bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
 }
 
 fn is_host_name(s: &str) -> bool {
@@ -303,6 +371,9 @@ mod tests {
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
         assert_eq!(c.function_name, "eks-audit-forwarder");
+        assert_eq!(c.spill_bucket, None);
+        assert_eq!(c.metrics_namespace, "EksAuditForwarder");
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -353,11 +424,45 @@ mod tests {
             ("DD_SITE", "datadog hq", "Datadog site"),
             ("DD_URL", "ftp://x", "https://"),
             ("DD_MAX_DECOMPRESSED_BYTES", "lots", "number of bytes"),
+            ("DD_STORE_FAILED_EVENTS", "y", "true or false"),
+            ("DD_REQUEST_TIMEOUT_SECONDS", "0", "0.1 to 900"),
+            ("DD_METRICS_NAMESPACE", "a:b", "no colon"),
         ] {
             let msg = parse(&[(var, value)]).unwrap_err().to_string();
             assert!(msg.starts_with(var), "{msg}");
             assert!(msg.contains(accepts), "{msg}");
         }
+    }
+
+    #[test]
+    fn spill_needs_a_valid_bucket() {
+        assert_eq!(
+            parse(&[("DD_S3_BUCKET_NAME", "b")]).unwrap().spill_bucket,
+            None
+        );
+        let c = parse(&[
+            ("DD_STORE_FAILED_EVENTS", "true"),
+            ("DD_S3_BUCKET_NAME", "my-bucket"),
+        ])
+        .unwrap();
+        assert_eq!(c.spill_bucket.as_deref(), Some("my-bucket"));
+        let err = parse(&[("DD_STORE_FAILED_EVENTS", "true")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "DD_S3_BUCKET_NAME is required when DD_STORE_FAILED_EVENTS=true"
+        );
+        let err = parse(&[
+            ("DD_STORE_FAILED_EVENTS", "true"),
+            ("DD_S3_BUCKET_NAME", "My_Bucket"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("DD_S3_BUCKET_NAME=\"My_Bucket\""),
+            "{err}"
+        );
     }
 
     #[test]

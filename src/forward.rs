@@ -17,6 +17,7 @@ use crate::limits;
 use crate::metrics::InvocationSummary;
 use crate::shape::{LogShaper, Truncation};
 use crate::ship::{DeliveryReport, FailureReason, IntakeClient, ShipOptions, Shipper};
+use crate::spill::{ReplayDeadlines, SpillError, SpillStore, keep_failed, replay};
 use crate::trigger::{Trigger, classify_event};
 
 /// Why an invocation failed. Lambda retries a failed invocation and then
@@ -34,6 +35,13 @@ pub enum ForwardError {
     },
     #[error("writing the dry-run output failed: {0}")]
     DryRunOutput(std::io::Error),
+    #[error("{failed} of {total} logs were neither delivered ({detail}) nor kept: {source}")]
+    NotKept {
+        failed: usize,
+        total: usize,
+        detail: String,
+        source: SpillError,
+    },
 }
 
 impl ForwardError {
@@ -43,6 +51,7 @@ impl ForwardError {
             ForwardError::Decode(_) => "DecodeError",
             ForwardError::Undelivered { .. } => "DeliveryError",
             ForwardError::DryRunOutput(_) => "OutputError",
+            ForwardError::NotKept { .. } => "SpillError",
         }
     }
 
@@ -114,6 +123,10 @@ pub struct Forwarder {
     batch_limits: BatchLimits,
     max_decompressed_bytes: usize,
     destination: Destination,
+    /// With `DD_STORE_FAILED_EVENTS`: where undelivered logs are kept.
+    spill: Option<Arc<SpillStore>>,
+    metrics_namespace: String,
+    function_name: String,
 }
 
 impl Forwarder {
@@ -122,10 +135,11 @@ impl Forwarder {
         let destination = match &config.api_key {
             Some(key) => {
                 let client = IntakeClient::new(config.intake_url.clone(), key.clone())?;
-                Destination::Intake(Arc::new(Shipper::new(
-                    client,
-                    ShipOptions::new(config.compression_level),
-                )))
+                let options = ShipOptions {
+                    request_timeout: config.request_timeout,
+                    ..ShipOptions::new(config.compression_level)
+                };
+                Destination::Intake(Arc::new(Shipper::new(client, options)))
             }
             None => Destination::DryRun(Arc::new(Mutex::new(std::io::stdout()))),
         };
@@ -138,7 +152,17 @@ impl Forwarder {
             batch_limits: BatchLimits::default(),
             max_decompressed_bytes: config.max_decompressed_bytes,
             destination,
+            spill: None,
+            metrics_namespace: config.metrics_namespace.clone(),
+            function_name: config.function_name.clone(),
         }
+    }
+
+    /// Keeps undelivered logs in `store` instead of failing the invocation,
+    /// and replays them.
+    pub fn with_spill(mut self, store: SpillStore) -> Self {
+        self.spill = Some(Arc::new(store));
+        self
     }
 
     /// Smaller intake limits, for tests that reach the edges.
@@ -166,6 +190,15 @@ impl Forwarder {
         let result = self.forward(event, invocation, &mut summary).await;
         summary.duration_ms = started.elapsed().as_millis() as u64;
         summary.log();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        // EMF goes to stderr with the other log lines: stdout belongs to
+        // the dry run's log objects, and CloudWatch reads both.
+        eprintln!(
+            "{}",
+            summary.emf_line(&self.metrics_namespace, &self.function_name, now_ms)
+        );
         match &result {
             Ok(()) => Ok(summary),
             Err(e) => {
@@ -186,7 +219,37 @@ impl Forwarder {
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<(), ForwardError> {
-        let Trigger::CloudWatchLogs { data } = classify_event(event)?;
+        match classify_event(event)? {
+            Trigger::CloudWatchLogs { data } => {
+                let all_delivered = self.forward_logs(data, invocation, summary).await?;
+                // Replay only while the intake is healthy: after failures of
+                // its own, this invocation would only spend its time on more.
+                if all_delivered {
+                    self.replay_stored(invocation, summary).await;
+                }
+                Ok(())
+            }
+            Trigger::Replay => {
+                summary.source = "replay".to_owned();
+                if self.spill.is_none() {
+                    tracing::warn!(
+                        "a {{\"retry\":\"true\"}} event, but DD_STORE_FAILED_EVENTS is off: nothing to replay"
+                    );
+                }
+                self.replay_stored(invocation, summary).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The invocation's own logs. `Ok(true)` when every log was delivered,
+    /// `Ok(false)` when some were kept in S3 instead.
+    async fn forward_logs(
+        &self,
+        data: String,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> Result<bool, ForwardError> {
         let decompressed = decompress_payload(&data, self.max_decompressed_bytes)?;
         drop(data);
         let doc = parse_document(&decompressed)?;
@@ -195,7 +258,7 @@ impl Forwarder {
         if doc.is_control_message() {
             summary.control_message = true;
             tracing::debug!(request_id = %invocation.request_id, "CloudWatch Logs control message: nothing to send");
-            return Ok(());
+            return Ok(true);
         }
 
         let shape = self
@@ -244,20 +307,88 @@ impl Forwarder {
         }
         let batches = batcher.finish();
         summary.batches = batches.len();
+        let total = doc.log_events.len();
 
-        match &self.destination {
+        let shipper = match &self.destination {
             Destination::DryRun(out) => {
                 write_dry_run(out, &batches).map_err(ForwardError::DryRunOutput)?;
-                summary.logs_forwarded = doc.log_events.len();
-                Ok(())
+                summary.logs_forwarded = total;
+                return Ok(true);
             }
-            Destination::Intake(shipper) => {
-                let report = shipper.deliver(batches, invocation.deadline).await;
-                record_delivery(summary, &report);
-                check_delivery(&report, doc.log_events.len())
-            }
+            Destination::Intake(shipper) => shipper,
+        };
+        let report = shipper
+            .deliver(batches, self.ship_deadline(invocation))
+            .await;
+        record_delivery(summary, &report);
+        let Some(detail) = describe_failures(&report) else {
+            return Ok(true);
+        };
+        let failed = report.failed_logs();
+        let Some(store) = &self.spill else {
+            return Err(ForwardError::Undelivered {
+                failed,
+                total,
+                detail,
+            });
+        };
+        let write_deadline = spill_write_deadline(invocation);
+        match keep_failed(
+            store,
+            &report.failed,
+            &invocation.request_id,
+            write_deadline,
+            summary,
+        )
+        .await
+        {
+            Ok(()) => Ok(false),
+            Err(source) => Err(ForwardError::NotKept {
+                failed,
+                total,
+                detail,
+                source,
+            }),
         }
     }
+
+    /// When retries of this invocation's batches must stop: with a spill
+    /// store, early enough to still write what failed.
+    fn ship_deadline(&self, invocation: &Invocation) -> Instant {
+        match self.spill {
+            Some(_) => invocation
+                .deadline
+                .checked_sub(limits::SPILL_RESERVE)
+                .unwrap_or(invocation.deadline),
+            None => invocation.deadline,
+        }
+    }
+
+    async fn replay_stored(&self, invocation: &Invocation, summary: &mut InvocationSummary) {
+        let (Some(store), Destination::Intake(shipper)) = (&self.spill, &self.destination) else {
+            return;
+        };
+        let deadlines = ReplayDeadlines {
+            ship: self.ship_deadline(invocation),
+            write: spill_write_deadline(invocation),
+        };
+        replay(
+            store,
+            shipper,
+            self.batch_limits,
+            &invocation.request_id,
+            deadlines,
+            summary,
+        )
+        .await;
+    }
+}
+
+fn spill_write_deadline(invocation: &Invocation) -> Instant {
+    invocation
+        .deadline
+        .checked_sub(limits::SPILL_DEADLINE_MARGIN)
+        .unwrap_or(invocation.deadline)
 }
 
 fn write_dry_run(out: &Mutex<dyn Write + Send>, batches: &[IntakeBatch]) -> std::io::Result<()> {
@@ -282,11 +413,11 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.error_statuses = report.error_statuses.clone();
 }
 
-/// Fails the invocation when any log was not delivered, with one message
-/// that says why, grouped by reason.
-fn check_delivery(report: &DeliveryReport, total: usize) -> Result<(), ForwardError> {
+/// One sentence per kind of failure, or `None` when everything was
+/// delivered. A refused API key is also logged here, loudly, once.
+fn describe_failures(report: &DeliveryReport) -> Option<String> {
     if report.failed.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut exhausted = 0;
     let mut rejected = 0;
@@ -335,9 +466,5 @@ fn check_delivery(report: &DeliveryReport, total: usize) -> Result<(), ForwardEr
     if too_large > 0 {
         parts.push(format!("{too_large} refused as too large (HTTP 413)"));
     }
-    Err(ForwardError::Undelivered {
-        failed: report.failed_logs(),
-        total,
-        detail: parts.join("; "),
-    })
+    Some(parts.join("; "))
 }

@@ -21,8 +21,9 @@ async fn handle(
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<InvocationSummary, Diagnostic> {
     let invocation = Invocation::from_lambda(&event.context);
-    forwarder
-        .handle(&event.payload, &invocation)
+    // Boxed: the pipeline's future is deep, and the runtime's layers would
+    // nest it past the compiler's layout recursion limit.
+    Box::pin(forwarder.handle(&event.payload, &invocation))
         .await
         .map_err(|e| Diagnostic {
             error_type: e.error_type().to_owned(),

@@ -5,7 +5,8 @@
 //! [`trigger`] (which event) -> [`decode`] (base64, capped gunzip, borrowed
 //! document) -> [`shape`] (one Datadog log object per event; [`audit`] shrinks
 //! oversize audit events) -> [`batch`] (request bodies within the intake's
-//! limits) -> [`ship`] (compressed POSTs, retries within the deadline).
+//! limits) -> [`ship`] (compressed POSTs, retries within the deadline) ->
+//! [`spill`] (what still failed, kept in S3 and replayed).
 //! [`forward`] runs the path for one invocation; [`lambda`] and [`local`] are
 //! the two front doors.
 
@@ -21,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod shape;
 pub mod ship;
+pub mod spill;
 pub mod trigger;
 
 pub use config::Config;

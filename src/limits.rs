@@ -66,3 +66,20 @@ pub const RETRY_MAX_ATTEMPTS: u32 = 8;
 /// Most characters of an invocation's `errorMessage`: Lambda keeps it in its
 /// logs and on-failure records, and it must never carry the payload.
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 900;
+
+/// With `DD_STORE_FAILED_EVENTS`, time kept free before the deadline (on top
+/// of `DEADLINE_SAFETY_MARGIN`) to write what failed to S3: retries stop this
+/// much earlier, so a batch that exhausts them can still be kept.
+pub const SPILL_RESERVE: Duration = Duration::from_secs(3);
+
+/// S3 writes must finish this long before the deadline, so the function can
+/// still report its outcome.
+pub const SPILL_DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
+/// Most stored objects one invocation replays. Each holds at most one
+/// request's worth of logs; the schedule and later invocations do the rest.
+pub const MAX_REPLAY_OBJECTS: usize = 20;
+
+/// Replay starts on an object only with at least this much time left before
+/// the retry stop, so a replayed batch gets a fair number of attempts.
+pub const MIN_REPLAY_TIME: Duration = Duration::from_secs(2);

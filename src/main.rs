@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Forwarder, lambda, local, logging};
 
 const USAGE: &str =
@@ -33,15 +34,11 @@ fn main() -> ExitCode {
         Err(e) => return startup_failure(&e.to_string()),
     };
     logging::init(config.log_level);
-    if files.is_none() {
-        if let Err(e) = config.require_api_key() {
-            return startup_failure(&e.to_string());
-        }
+    if files.is_none()
+        && let Err(e) = config.require_api_key()
+    {
+        return startup_failure(&e.to_string());
     }
-    let forwarder = match Forwarder::new(&config) {
-        Ok(f) => f,
-        Err(e) => return startup_failure(&format!("building the HTTP client failed: {e}")),
-    };
     // One thread: a 128 MB function has a fraction of a vCPU, and a
     // current-thread runtime starts faster and costs less than a pool.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -51,6 +48,17 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return startup_failure(&format!("starting the async runtime failed: {e}")),
     };
+    let mut forwarder = match Forwarder::new(&config) {
+        Ok(f) => f,
+        Err(e) => return startup_failure(&format!("building the HTTP client failed: {e}")),
+    };
+    if let Some(bucket) = &config.spill_bucket {
+        let store = runtime.block_on(SpillStore::from_env(
+            bucket.clone(),
+            config.function_name.clone(),
+        ));
+        forwarder = forwarder.with_spill(store);
+    }
     match files {
         None => match runtime.block_on(lambda::run(forwarder)) {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,6 @@
-//! What one invocation did, as one structured log line.
+//! What one invocation did: one structured log line, and one CloudWatch
+//! embedded-metric-format (EMF) line that CloudWatch turns into metrics with
+//! no API call.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,18 @@ pub struct InvocationSummary {
     pub logs_failed: usize,
     /// Logs over the per-log limit that were shrunk to fit.
     pub truncated: usize,
+    /// Logs dropped by a filter (none yet: filters are a later feature).
+    pub filtered: usize,
+    /// Logs kept in S3 under `failed_events/` for replay.
+    pub stored: usize,
+    /// Logs kept in S3 under `dead_letter/` (rejected by the intake as malformed).
+    pub dead_lettered: usize,
+    /// Stored logs delivered by replay.
+    pub replayed: usize,
+    /// Stored objects replayed completely and deleted.
+    pub replayed_objects: usize,
+    /// Replay steps that failed (the objects stay in S3).
+    pub replay_errors: usize,
     pub batches: usize,
     pub requests: u32,
     pub retries: u32,
@@ -50,6 +64,12 @@ impl InvocationSummary {
             logs_forwarded = self.logs_forwarded,
             logs_failed = self.logs_failed,
             truncated = self.truncated,
+            filtered = self.filtered,
+            stored = self.stored,
+            dead_lettered = self.dead_lettered,
+            replayed = self.replayed,
+            replayed_objects = self.replayed_objects,
+            replay_errors = self.replay_errors,
             batches = self.batches,
             requests = self.requests,
             retries = self.retries,
@@ -61,5 +81,94 @@ impl InvocationSummary {
             duration_ms = self.duration_ms,
             "invocation summary"
         );
+    }
+
+    /// The embedded-metric-format line for this invocation.
+    pub fn emf_line(&self, namespace: &str, function_name: &str, now_ms: u64) -> String {
+        let (mut client_errors, mut server_errors) = (0u32, 0u32);
+        for (status, n) in &self.error_statuses {
+            if *status >= 500 {
+                server_errors += n;
+            } else {
+                client_errors += n;
+            }
+        }
+        let values: [(&str, &str, u64); 16] = [
+            ("LogsIn", "Count", self.events_in as u64),
+            ("LogsForwarded", "Count", self.logs_forwarded as u64),
+            ("LogsFailed", "Count", self.logs_failed as u64),
+            ("LogsTruncated", "Count", self.truncated as u64),
+            ("LogsFiltered", "Count", self.filtered as u64),
+            ("LogsStored", "Count", self.stored as u64),
+            ("LogsReplayed", "Count", self.replayed as u64),
+            ("LogsDeadLettered", "Count", self.dead_lettered as u64),
+            ("Batches", "Count", self.batches as u64),
+            ("BatchesRetried", "Count", u64::from(self.retries)),
+            ("RawBytes", "Bytes", self.raw_bytes),
+            ("WireBytes", "Bytes", self.wire_bytes),
+            ("IntakeClientErrors", "Count", u64::from(client_errors)),
+            ("IntakeServerErrors", "Count", u64::from(server_errors)),
+            (
+                "IntakeTransportErrors",
+                "Count",
+                u64::from(self.transport_errors),
+            ),
+            ("ReplayErrors", "Count", self.replay_errors as u64),
+        ];
+        let definitions: Vec<serde_json::Value> = values
+            .iter()
+            .map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit}))
+            .collect();
+        let mut line = serde_json::json!({
+            "_aws": {
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": definitions,
+                }],
+            },
+            "FunctionName": function_name,
+        });
+        for (name, _, value) in values {
+            line[name] = serde_json::json!(value);
+        }
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_line_declares_and_carries_every_metric() {
+        let summary = InvocationSummary {
+            events_in: 10,
+            logs_forwarded: 7,
+            stored: 2,
+            dead_lettered: 1,
+            retries: 3,
+            error_statuses: [(503, 2), (400, 1), (429, 1)].into_iter().collect(),
+            transport_errors: 4,
+            ..Default::default()
+        };
+        let line: serde_json::Value =
+            serde_json::from_str(&summary.emf_line("Ns", "fwd", 1_764_151_200_000)).unwrap();
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Ns");
+        assert_eq!(line["_aws"]["Timestamp"], 1_764_151_200_000u64);
+        assert_eq!(line["FunctionName"], "fwd");
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(line[name].is_u64(), "{name} has a value");
+        }
+        assert_eq!(line["LogsIn"], 10);
+        assert_eq!(line["LogsStored"], 2);
+        assert_eq!(line["LogsDeadLettered"], 1);
+        assert_eq!(line["BatchesRetried"], 3);
+        assert_eq!(line["IntakeServerErrors"], 2);
+        assert_eq!(line["IntakeClientErrors"], 2);
+        assert_eq!(line["IntakeTransportErrors"], 4);
     }
 }

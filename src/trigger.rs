@@ -1,9 +1,9 @@
 //! Which kind of Lambda event this is.
 //!
-//! Only CloudWatch Logs subscription events (`{"awslogs":{"data":"..."}}`) are
-//! handled today; anything else is refused with an error that says what was
-//! found, so a misrouted trigger shows up as a failed invocation instead of
-//! silence.
+//! CloudWatch Logs subscription events (`{"awslogs":{"data":"..."}}`) and
+//! the scheduled replay event (`{"retry":"true"}`) are handled; anything else
+//! is refused with an error that says what was found, so a misrouted trigger
+//! shows up as a failed invocation instead of silence.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -15,11 +15,19 @@ use crate::decode::DecodeError;
 pub enum Trigger {
     /// A CloudWatch Logs subscription delivery: base64 of gzip of JSON.
     CloudWatchLogs { data: String },
+    /// `{"retry":"true"}`: only replay what is kept in S3.
+    Replay,
 }
 
 #[derive(Deserialize)]
 struct AwsLogsEvent {
     awslogs: AwsLogsData,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayEvent {
+    retry: String,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +45,9 @@ pub fn classify_event(event: &RawValue) -> Result<Trigger, DecodeError> {
         return Ok(Trigger::CloudWatchLogs {
             data: e.awslogs.data,
         });
+    }
+    if serde_json::from_str::<ReplayEvent>(event.get()).is_ok_and(|e| e.retry == "true") {
+        return Ok(Trigger::Replay);
     }
     // Say what the event looks like without quoting its values: key names
     // are the event's shape, values may be anything.
@@ -73,8 +84,17 @@ mod tests {
     #[test]
     fn recognises_awslogs() {
         let Trigger::CloudWatchLogs { data } =
-            classify_event(&raw(r#"{"awslogs":{"data":"H4sI"}}"#)).unwrap();
+            classify_event(&raw(r#"{"awslogs":{"data":"H4sI"}}"#)).unwrap()
+        else {
+            panic!("not recognised")
+        };
         assert_eq!(data, "H4sI");
+        assert!(matches!(
+            classify_event(&raw(r#"{"retry":"true"}"#)),
+            Ok(Trigger::Replay)
+        ));
+        assert!(classify_event(&raw(r#"{"retry":"false"}"#)).is_err());
+        assert!(classify_event(&raw(r#"{"retry":"true","x":1}"#)).is_err());
     }
 
     #[test]

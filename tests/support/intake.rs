@@ -68,9 +68,21 @@ pub struct SeenRequest {
     pub entries: usize,
 }
 
+/// Faults at random: each request fails with probability `rate`, with a
+/// fault drawn from `faults`, from a seeded generator (repeatable).
+pub struct Chaos {
+    pub rate: f64,
+    pub faults: Vec<Fault>,
+    pub rng: fastrand::Rng,
+}
+
 #[derive(Default)]
 struct State {
     faults: VecDeque<Fault>,
+    /// Applied to every request while set (after the scripted faults).
+    down: Option<Fault>,
+    chaos: Option<Chaos>,
+    injected: usize,
     requests: Vec<SeenRequest>,
     accepted: Vec<Vec<Value>>,
     oversize_logs: usize,
@@ -132,6 +144,20 @@ impl IntakeEmulator {
 
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.state.lock().unwrap().faults.extend(faults);
+    }
+
+    /// Every request gets `fault` until `None` is set.
+    pub fn set_down(&self, fault: Option<Fault>) {
+        self.state.lock().unwrap().down = fault;
+    }
+
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.state.lock().unwrap().chaos = chaos;
+    }
+
+    /// How many faults were injected so far.
+    pub fn injected_faults(&self) -> usize {
+        self.state.lock().unwrap().injected
     }
 
     pub fn requests(&self) -> Vec<SeenRequest> {
@@ -224,7 +250,21 @@ async fn handle(
         .to_bytes();
     seen.wire_bytes = wire.len();
 
-    let fault = state.lock().unwrap().faults.pop_front();
+    let fault = {
+        let mut st = state.lock().unwrap();
+        let st = &mut *st;
+        let fault = st
+            .faults
+            .pop_front()
+            .or_else(|| st.down.clone())
+            .or_else(|| {
+                let chaos = st.chaos.as_mut()?;
+                (chaos.rng.f64() < chaos.rate)
+                    .then(|| chaos.faults[chaos.rng.usize(..chaos.faults.len())].clone())
+            });
+        st.injected += usize::from(fault.is_some());
+        fault
+    };
     let (response, accepted) = match fault {
         Some(Fault::Reset) => {
             seen.status = 0;
@@ -341,14 +381,12 @@ fn judge(contract: &IntakeContract, seen: &mut SeenRequest, wire: &[u8]) -> Judg
     if logs.len() > contract.max_entries {
         return (answer(413, &error_body(413, "too many entries")), None);
     }
-    if let Some(poison) = &contract.poison {
-        if logs.iter().any(|l| {
-            l["message"]
-                .as_str()
-                .is_some_and(|m| m.contains(poison.as_str()))
-        }) {
-            return (answer(400, &error_body(400, "malformed log")), None);
-        }
+    let poisoned = |l: &Value| {
+        let poison = contract.poison.as_deref();
+        poison.is_some_and(|p| l["message"].as_str().is_some_and(|m| m.contains(p)))
+    };
+    if logs.iter().any(poisoned) {
+        return (answer(400, &error_body(400, "malformed log")), None);
     }
     // The real intake truncates a log over the limit; count them so tests
     // can assert the forwarder never sends one.

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod intake;
+pub mod moto;
 pub mod payload;
 pub mod runtime_api;
 
@@ -35,9 +36,11 @@ pub fn forwarder_command(vars: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// A running forwarder, killed on drop; its stderr is collected.
+/// A running forwarder, killed on drop; its stderr is collected by a
+/// thread as it comes, so the process never blocks on a full pipe.
 pub struct ForwarderProcess {
     child: Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl ForwarderProcess {
@@ -54,23 +57,31 @@ impl ForwarderProcess {
             ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]0123"),
         ];
         all.extend_from_slice(vars);
-        let child = forwarder_command(&all)
+        let mut child = forwarder_command(&all)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the forwarder binary");
-        Self { child }
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        });
+        Self {
+            child,
+            stderr: Some(stderr),
+        }
     }
 
     /// Stops the process and returns everything it wrote to stderr.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let mut err = String::new();
-        if let Some(mut s) = self.child.stderr.take() {
-            let _ = s.read_to_string(&mut err);
-        }
-        err
+        self.stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 

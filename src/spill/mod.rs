@@ -1,0 +1,220 @@
+//! Keeping what could not be delivered (S3), and replaying it.
+//!
+//! After an invocation's own work, failed batches are written to the bucket
+//! (or the invocation fails, if that write fails too). Then, within the time
+//! left, stored objects are replayed oldest first; an object is deleted only
+//! once all its logs were accepted or what failed again was written back.
+//! Two invocations replaying the same object at once can both deliver it
+//! (duplicates) but cannot lose it: each deletes only after its own copy of
+//! the logs is delivered or stored again.
+
+mod store;
+
+pub use store::{SpillError, SpillKind, SpillReason, SpillStore, https_client};
+
+use tokio::time::Instant;
+
+use crate::batch::{BatchLimits, Batcher, IntakeBatch};
+use crate::limits;
+use crate::metrics::InvocationSummary;
+use crate::ship::{FailedBatch, FailureReason, Shipper, Transport};
+
+/// Where a failed batch goes, and the metadata that says why.
+pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
+    let failed = |last_error: String, attempts: u32| {
+        (
+            SpillKind::Failed,
+            SpillReason {
+                last_error,
+                attempts,
+                answer: None,
+            },
+        )
+    };
+    match reason {
+        FailureReason::Exhausted { attempts, last } => failed(last.to_string(), *attempts),
+        FailureReason::Unauthorized { status } | FailureReason::Refused { status } => {
+            failed(format!("HTTP {status}"), 1)
+        }
+        FailureReason::Rejected { answer } => (
+            SpillKind::DeadLetter,
+            SpillReason {
+                last_error: "HTTP 400".to_owned(),
+                attempts: 1,
+                answer: Some(answer.clone()),
+            },
+        ),
+        FailureReason::TooLarge => (
+            SpillKind::DeadLetter,
+            SpillReason {
+                last_error: "HTTP 413".to_owned(),
+                attempts: 1,
+                answer: None,
+            },
+        ),
+    }
+}
+
+/// Writes every failed batch to the bucket, counting into `summary`. Stops
+/// at the first write that fails: the caller must then fail the invocation.
+pub async fn keep_failed(
+    store: &SpillStore,
+    failed: &[FailedBatch],
+    request_id: &str,
+    deadline: Instant,
+    summary: &mut InvocationSummary,
+) -> Result<(), SpillError> {
+    for (seq, f) in failed.iter().enumerate() {
+        let (kind, reason) = spill_plan(&f.reason);
+        let key = store
+            .store(kind, &f.batch, &reason, request_id, seq, deadline)
+            .await?;
+        match kind {
+            SpillKind::Failed => summary.stored += f.batch.len(),
+            SpillKind::DeadLetter => summary.dead_lettered += f.batch.len(),
+        }
+        tracing::warn!(
+            request_id,
+            bucket = store.bucket(),
+            key = %key,
+            logs = f.batch.len(),
+            last_error = %reason.last_error,
+            dead_letter = kind == SpillKind::DeadLetter,
+            "undelivered logs kept in S3"
+        );
+    }
+    Ok(())
+}
+
+/// Time budget of a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayDeadlines {
+    /// Retries of replayed batches stop here (the shipper keeps its own
+    /// safety margin before it).
+    pub ship: Instant,
+    /// S3 calls must finish by here.
+    pub write: Instant,
+}
+
+/// Replays stored objects, oldest first, while time allows.
+pub async fn replay<T: Transport>(
+    store: &SpillStore,
+    shipper: &Shipper<T>,
+    batch_limits: BatchLimits,
+    request_id: &str,
+    deadlines: ReplayDeadlines,
+    summary: &mut InvocationSummary,
+) {
+    let enough_time = || {
+        Instant::now() + limits::MIN_REPLAY_TIME + limits::DEADLINE_SAFETY_MARGIN <= deadlines.ship
+    };
+    if !enough_time() {
+        return;
+    }
+    let keys = match store
+        .list_failed(limits::MAX_REPLAY_OBJECTS, deadlines.write)
+        .await
+    {
+        Ok(keys) => keys,
+        Err(e) => {
+            summary.replay_errors += 1;
+            tracing::error!(request_id, error = %e, "listing stored logs for replay failed");
+            return;
+        }
+    };
+    for key in keys {
+        if !enough_time() {
+            break;
+        }
+        match replay_object(
+            store,
+            shipper,
+            batch_limits,
+            request_id,
+            &key,
+            deadlines,
+            summary,
+        )
+        .await
+        {
+            Ok(ObjectReplay::Done) => summary.replayed_objects += 1,
+            Ok(ObjectReplay::IntakeStillDown) => {
+                tracing::info!(request_id, key = %key, "the intake still fails; replay stops until a later invocation");
+                break;
+            }
+            Err(e) => {
+                // The object stays where it is: nothing is lost, it is
+                // replayed again later.
+                summary.replay_errors += 1;
+                tracing::error!(request_id, key = %key, error = %e, "replaying a stored object failed; it stays in S3");
+                break;
+            }
+        }
+    }
+}
+
+enum ObjectReplay {
+    Done,
+    IntakeStillDown,
+}
+
+async fn replay_object<T: Transport>(
+    store: &SpillStore,
+    shipper: &Shipper<T>,
+    batch_limits: BatchLimits,
+    request_id: &str,
+    key: &str,
+    deadlines: ReplayDeadlines,
+    summary: &mut InvocationSummary,
+) -> Result<ObjectReplay, SpillError> {
+    let logs = store.load(key, deadlines.write).await?;
+    let mut batcher = Batcher::new(batch_limits);
+    let mut oversize = Vec::new();
+    for log in &logs {
+        if batcher.push(log).is_err() {
+            // Written by an older version with other limits: never dropped,
+            // kept aside as a dead letter.
+            oversize.push(log.as_slice());
+        }
+    }
+    let report = shipper.deliver(batcher.finish(), deadlines.ship).await;
+    let delivered = report.delivered_logs;
+    summary.replayed += delivered;
+    summary.requests += report.requests;
+    summary.retries += report.retries;
+    summary.wire_bytes += report.wire_bytes;
+    summary.transport_errors += report.transport_errors;
+    for (status, n) in &report.error_statuses {
+        *summary.error_statuses.entry(*status).or_default() += n;
+    }
+    let untouched = report.delivered_logs == 0
+        && oversize.is_empty()
+        && report
+            .failed
+            .iter()
+            .all(|f| matches!(f.reason, FailureReason::Exhausted { .. }));
+    if untouched && !report.failed.is_empty() {
+        // Nothing went through: leave the object as it is rather than
+        // rewrite it under a new name.
+        return Ok(ObjectReplay::IntakeStillDown);
+    }
+    let mut remainder = report.failed;
+    if !oversize.is_empty() {
+        remainder.push(FailedBatch {
+            batch: IntakeBatch::from_logs(oversize),
+            reason: FailureReason::TooLarge,
+        });
+    }
+    if !remainder.is_empty() {
+        keep_failed(store, &remainder, request_id, deadlines.write, summary).await?;
+    }
+    store.delete(key, deadlines.write).await?;
+    tracing::info!(
+        request_id,
+        key,
+        logs = logs.len(),
+        delivered,
+        "stored object replayed"
+    );
+    Ok(ObjectReplay::Done)
+}

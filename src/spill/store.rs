@@ -1,0 +1,388 @@
+//! The S3 bucket that keeps what the intake would not take.
+//!
+//! Objects are gzip-compressed JSON arrays of the exact log objects (a
+//! batch's body), under
+//! `failed_events/<function>/<yyyy>/<mm>/<dd>/<epoch ms>-<request id>-<n>.json.gz`
+//! for logs worth sending again, and the same under `dead_letter/` for logs
+//! the intake rejected as malformed. The date path and the zero-padded
+//! milliseconds make S3's lexicographic listing oldest first.
+//!
+//! An object is deleted only after every log in it was accepted, or after
+//! what still failed was written back as a new object: a crash in between
+//! leaves duplicates, never a gap.
+
+use std::io::{Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::config::SharedHttpClient;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_http_client::tls;
+use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
+use serde_json::Value;
+use thiserror::Error;
+use tokio::time::Instant;
+
+use crate::batch::IntakeBatch;
+
+/// Most characters of an S3 error kept in a message.
+const MAX_ERROR_CHARS: usize = 300;
+/// Most bytes of the intake's answer kept in a dead letter's metadata
+/// (S3 allows 2 KB of user metadata in all).
+const MAX_ANSWER_METADATA: usize = 1_024;
+
+/// Where in the bucket a batch goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpillKind {
+    /// Worth sending again: replayed automatically.
+    Failed,
+    /// Rejected by the intake as malformed: kept for a person, not replayed.
+    DeadLetter,
+}
+
+impl SpillKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            SpillKind::Failed => "failed_events",
+            SpillKind::DeadLetter => "dead_letter",
+        }
+    }
+}
+
+/// Why the logs are being kept, written as object metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillReason {
+    /// `HTTP 503`, `timeout`, `HTTP 403`, ...
+    pub last_error: String,
+    pub attempts: u32,
+    /// The intake's answer, for dead letters.
+    pub answer: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum SpillError {
+    #[error("S3 {operation} of s3://{bucket}/{key} failed: {detail}")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+    #[error("S3 {operation} on bucket {bucket} did not finish before the Lambda deadline")]
+    Deadline {
+        operation: &'static str,
+        bucket: String,
+    },
+    #[error("stored object s3://{bucket}/{key} is not a gzip JSON array of log objects: {detail}")]
+    Corrupt {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+}
+
+/// The HTTPS client for AWS APIs: rustls with ring, like the intake client.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// The bucket that keeps failed logs.
+#[derive(Debug, Clone)]
+pub struct SpillStore {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    function_name: String,
+}
+
+impl SpillStore {
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        function_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            s3,
+            bucket: bucket.into(),
+            function_name: function_name.into(),
+        }
+    }
+
+    /// An S3 client from the standard AWS environment (region, credentials,
+    /// `AWS_ENDPOINT_URL`). Makes no network call: credentials load lazily.
+    pub async fn from_env(bucket: impl Into<String>, function_name: impl Into<String>) -> Self {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
+            .load()
+            .await;
+        let mut config = aws_sdk_s3::config::Builder::from(&sdk);
+        if sdk.endpoint_url().is_some() {
+            // S3-compatible endpoints (and moto in tests) want path-style URLs.
+            config = config.force_path_style(true);
+        }
+        Self::new(
+            aws_sdk_s3::Client::from_conf(config.build()),
+            bucket,
+            function_name,
+        )
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// `failed_events/<function>/` or `dead_letter/<function>/`.
+    pub fn prefix(&self, kind: SpillKind) -> String {
+        format!("{}/{}/", kind.prefix(), self.function_name)
+    }
+
+    fn object_key(&self, kind: SpillKind, now: SystemTime, request_id: &str, seq: usize) -> String {
+        let ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let (y, m, d) = civil_date((ms / 86_400_000) as i64);
+        let request: String = request_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        format!(
+            "{}{y:04}/{m:02}/{d:02}/{ms:013}-{request}-{seq:03}.json.gz",
+            self.prefix(kind)
+        )
+    }
+
+    /// Writes `batch` as one object; returns its key.
+    pub async fn store(
+        &self,
+        kind: SpillKind,
+        batch: &IntakeBatch,
+        reason: &SpillReason,
+        request_id: &str,
+        seq: usize,
+        deadline: Instant,
+    ) -> Result<String, SpillError> {
+        let key = self.object_key(kind, SystemTime::now(), request_id, seq);
+        let mut gz = GzEncoder::new(
+            Vec::with_capacity(batch.body().len() / 4 + 64),
+            Compression::new(6),
+        );
+        gz.write_all(batch.body())
+            .expect("gzip into a Vec cannot fail");
+        let body = gz.finish().expect("gzip into a Vec cannot fail");
+        let mut put = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .content_encoding("gzip")
+            .body(ByteStream::from(body))
+            .metadata("log-count", batch.len().to_string())
+            .metadata("last-error", metadata_value(&reason.last_error, 128))
+            .metadata("attempts", reason.attempts.to_string());
+        if let Some(answer) = &reason.answer {
+            put = put.metadata("intake-answer", metadata_value(answer, MAX_ANSWER_METADATA));
+        }
+        self.bounded("PutObject", deadline, put.send())
+            .await?
+            .map_err(|e| self.s3_error("PutObject", &key, &e))?;
+        Ok(key)
+    }
+
+    /// Up to `max` keys of stored failed logs, oldest first.
+    pub async fn list_failed(
+        &self,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<Vec<String>, SpillError> {
+        let prefix = self.prefix(SpillKind::Failed);
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        while keys.len() < max {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .max_keys((max - keys.len()).min(1_000) as i32)
+                .set_continuation_token(token.take());
+            let page = self
+                .bounded("ListObjectsV2", deadline, page.send())
+                .await?
+                .map_err(|e| self.s3_error("ListObjectsV2", &prefix, &e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        keys.truncate(max);
+        Ok(keys)
+    }
+
+    /// The log objects of a stored batch, each tagged `retry:true`.
+    pub async fn load(&self, key: &str, deadline: Instant) -> Result<Vec<Vec<u8>>, SpillError> {
+        let get = self.s3.get_object().bucket(&self.bucket).key(key);
+        let object = self
+            .bounded("GetObject", deadline, get.send())
+            .await?
+            .map_err(|e| self.s3_error("GetObject", key, &e))?;
+        let bytes = self
+            .bounded("GetObject", deadline, object.body.collect())
+            .await?
+            .map_err(|e| SpillError::S3 {
+                operation: "GetObject",
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                detail: truncate(&e.to_string()),
+            })?
+            .into_bytes();
+        let corrupt = |detail: String| SpillError::Corrupt {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            detail,
+        };
+        let mut json = Vec::new();
+        MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut json)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let logs: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(&json)
+            .map_err(|e| corrupt(format!("at line {} column {}", e.line(), e.column())))?;
+        Ok(logs.into_iter().map(tag_retry).collect())
+    }
+
+    pub async fn delete(&self, key: &str, deadline: Instant) -> Result<(), SpillError> {
+        let delete = self.s3.delete_object().bucket(&self.bucket).key(key);
+        self.bounded("DeleteObject", deadline, delete.send())
+            .await?
+            .map_err(|e| self.s3_error("DeleteObject", key, &e))?;
+        Ok(())
+    }
+
+    async fn bounded<F: Future>(
+        &self,
+        operation: &'static str,
+        deadline: Instant,
+        f: F,
+    ) -> Result<F::Output, SpillError> {
+        tokio::time::timeout_at(deadline, f)
+            .await
+            .map_err(|_| SpillError::Deadline {
+                operation,
+                bucket: self.bucket.clone(),
+            })
+    }
+
+    fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        e: &aws_sdk_s3::error::SdkError<E, R>,
+    ) -> SpillError {
+        let detail = match e.code() {
+            Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
+            None => DisplayErrorContext(e).to_string(),
+        };
+        SpillError::S3 {
+            operation,
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            detail: truncate(&detail),
+        }
+    }
+}
+
+/// Adds `retry:true` to a replayed log's `ddtags`, once.
+fn tag_retry(mut log: serde_json::Map<String, Value>) -> Vec<u8> {
+    let tags = match log.get("ddtags").and_then(Value::as_str) {
+        Some(t) if t.split(',').any(|t| t == "retry:true") => t.to_owned(),
+        Some("") | None => "retry:true".to_owned(),
+        Some(t) => format!("{t},retry:true"),
+    };
+    log.insert("ddtags".to_owned(), Value::String(tags));
+    serde_json::to_vec(&log).expect("a JSON map always serializes")
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// S3 metadata travels as HTTP headers: printable ASCII only.
+fn metadata_value(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+/// (year, month, day) of a day count since 1970-01-01, proleptic Gregorian
+/// (H. Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(20_780), (2026, 11, 23));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn retry_tag_is_added_once() {
+        let log: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"message":"m \u00e9","ddtags":"env:prod","id":"1"}"#).unwrap();
+        let once = tag_retry(log);
+        let v: Value = serde_json::from_slice(&once).unwrap();
+        assert_eq!(v["ddtags"], "env:prod,retry:true");
+        assert_eq!(v["message"], "m é");
+        let twice = tag_retry(serde_json::from_slice(&once).unwrap());
+        assert_eq!(once, twice);
+        let bare = tag_retry(serde_json::from_str(r#"{"message":"m"}"#).unwrap());
+        assert_eq!(
+            serde_json::from_slice::<Value>(&bare).unwrap()["ddtags"],
+            "retry:true"
+        );
+    }
+
+    #[test]
+    fn metadata_is_header_safe() {
+        assert_eq!(
+            metadata_value("HTTP 400: caf\u{e9}\n", 100),
+            "HTTP 400: caf??"
+        );
+        assert_eq!(metadata_value("abcdef", 3), "abc");
+    }
+}
