@@ -79,16 +79,21 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
     {
         return None;
     }
+    // The size of the re-encoded message is tracked as fields go, from sizes
+    // measured once per field; the event is serialized again only when the
+    // estimate says it fits. That keeps the work linear in the event's size
+    // however many fields it has (an event with thousands of nested bodies
+    // would otherwise be re-serialized thousands of times). Estimates never
+    // undercount, so the one confirming serialization always succeeds.
+    let mut size = encode_message(&event).len();
     let mut removed = Vec::new();
-    let fits = |event: &Map<String, Value>| -> Option<String> {
-        let literal = encode_message(event);
-        (literal.len() <= budget).then_some(literal)
-    };
 
     for key in ["responseObject", "requestObject"] {
-        if event.remove(key).is_some() {
+        let comma = event.len() > 1;
+        if let Some(value) = event.remove(key) {
+            size -= field_cost(key, &value, comma);
             removed.push(key.to_owned());
-            if let Some(message_json) = fits(&event) {
+            if let Some(message_json) = confirm_fit(&event, size, budget) {
                 return Some(ShrunkMessage::Event {
                     message_json,
                     removed,
@@ -98,16 +103,18 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
     }
 
     // Nested bodies (e.g. inside a field that embeds other audit events),
-    // largest first so as little as possible goes.
+    // largest first so as little as possible goes. The comma next to a
+    // nested field is not counted: an undercount of the savings is safe.
     let mut nested = Vec::new();
     for (key, value) in &event {
         collect_nested_bodies(value, key.clone(), &mut nested);
     }
     nested.sort_by_key(|n| std::cmp::Reverse(n.1));
-    for (path, _) in nested {
+    for (path, cost) in nested {
         if remove_path(&mut event, &path) {
+            size -= cost;
             removed.push(path);
-            if let Some(message_json) = fits(&event) {
+            if let Some(message_json) = confirm_fit(&event, size, budget) {
                 return Some(ShrunkMessage::Event {
                     message_json,
                     removed,
@@ -120,20 +127,51 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
     let mut others: Vec<(String, usize)> = event
         .iter()
         .filter(|(k, _)| !IDENTITY_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.to_string().len()))
+        .map(|(k, v)| (k.clone(), field_cost(k, v, false)))
         .collect();
     others.sort_by_key(|o| std::cmp::Reverse(o.1));
     for (key, _) in others {
-        event.remove(&key);
-        removed.push(key);
-        if let Some(message_json) = fits(&event) {
-            return Some(ShrunkMessage::Event {
-                message_json,
-                removed,
-            });
+        let comma = event.len() > 1;
+        if let Some(value) = event.remove(&key) {
+            size -= field_cost(&key, &value, comma);
+            removed.push(key);
+            if let Some(message_json) = confirm_fit(&event, size, budget) {
+                return Some(ShrunkMessage::Event {
+                    message_json,
+                    removed,
+                });
+            }
         }
     }
     None
+}
+
+/// The re-encoded message, if the estimate says it fits and it does.
+fn confirm_fit(event: &Map<String, Value>, estimate: usize, budget: usize) -> Option<String> {
+    if estimate > budget {
+        return None;
+    }
+    let literal = encode_message(event);
+    (literal.len() <= budget).then_some(literal)
+}
+
+/// Bytes a `"key":value` member takes in the message literal (the event's
+/// JSON, itself escaped as a JSON string), with its comma if `comma`.
+fn field_cost(key: &str, value: &Value, comma: bool) -> usize {
+    let key_json = serde_json::to_string(key).expect("a string always serializes");
+    escaped_len(&key_json) + 1 + escaped_len(&value.to_string()) + usize::from(comma)
+}
+
+/// Length of `text` once escaped inside a JSON string, as serde_json
+/// escapes: `"` and `\` and control characters; nothing else.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 fn encode_message(event: &Map<String, Value>) -> String {
@@ -141,15 +179,15 @@ fn encode_message(event: &Map<String, Value>) -> String {
     serde_json::to_string(&text).expect("a string always serializes")
 }
 
-/// Paths (`a.b[2].c` style, with `/` separating keys) of nested
-/// `requestObject`/`responseObject` fields and their serialized sizes.
+/// Paths (keys and array indexes separated by `/`) of nested
+/// `requestObject`/`responseObject` fields, with what removing each saves.
 fn collect_nested_bodies(value: &Value, path: String, out: &mut Vec<(String, usize)>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
                 let child_path = format!("{path}/{key}");
                 if key == "requestObject" || key == "responseObject" {
-                    out.push((child_path, child.to_string().len()));
+                    out.push((child_path, field_cost(key, child, false)));
                 } else {
                     collect_nested_bodies(child, child_path, out);
                 }
@@ -369,6 +407,55 @@ mod tests {
                 assert!(cut.len() <= budget, "{budget}: {cut}");
             }
         }
+    }
+
+    #[test]
+    fn size_estimates_match_the_encoding() {
+        let ev = audit_event(1_000);
+        let Value::Object(mut map) = ev.clone() else {
+            panic!()
+        };
+        let full = encode_message(&map).len();
+        let value = map.remove("responseObject").unwrap();
+        assert_eq!(
+            full - field_cost("responseObject", &value, true),
+            encode_message(&map).len()
+        );
+        assert_eq!(
+            escaped_len("a\"b\\c\n\u{1}é"),
+            1 + 2 + 1 + 2 + 1 + 2 + 6 + 2
+        );
+        assert_eq!(
+            serde_json::to_string("a\"b\\c\n\u{1}é").unwrap().len(),
+            2 + escaped_len("a\"b\\c\n\u{1}é")
+        );
+    }
+
+    /// An event with thousands of nested bodies (which took minutes when
+    /// the event was re-serialized after every removal): the size
+    /// bookkeeping must still land within the budget with the rest intact.
+    #[test]
+    fn thousands_of_nested_bodies_shrink_correctly() {
+        let mut ev = audit_event(0);
+        let items: Vec<Value> = (0..3_000)
+            .map(|i| json!({"responseObject": {"pad": "p".repeat(300)}, "requestObject": {"n": i}, "name": format!("item-{i}")}))
+            .collect();
+        ev["embedded"] = json!(items);
+        let lit = literal(&ev);
+        let budget = lit.len() / 2;
+        let shrunk = shrink_message(&lit, budget);
+        let ShrunkMessage::Event {
+            removed,
+            message_json,
+        } = &shrunk
+        else {
+            panic!("cut")
+        };
+        assert!(message_json.len() <= budget);
+        assert!(removed.len() > 100, "{}", removed.len());
+        let v = parse_shrunk(&shrunk);
+        assert_eq!(v["embedded"].as_array().unwrap().len(), 3_000);
+        assert_eq!(v["embedded"][2_999]["name"], "item-2999");
     }
 
     #[test]

@@ -10,13 +10,14 @@ use thiserror::Error;
 use tokio::time::Instant;
 
 use crate::audit::{ShrunkMessage, shrink_message};
+use crate::batch::OversizeLog;
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
 use crate::config::Config;
 use crate::decode::{DecodeError, decompress_payload, parse_document};
 use crate::limits;
 use crate::metrics::InvocationSummary;
 use crate::shape::{LogShaper, Truncation};
-use crate::ship::{DeliveryReport, FailureReason, IntakeClient, ShipOptions, Shipper};
+use crate::ship::{DeliveryFailures, DeliveryReport, IntakeClient, ShipOptions, Shipper};
 use crate::spill::{ReplayDeadlines, SpillError, SpillStore, keep_failed, replay};
 use crate::trigger::{Trigger, classify_event};
 
@@ -27,19 +28,23 @@ use crate::trigger::{Trigger, classify_event};
 pub enum ForwardError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error("{failed} of {total} logs were not delivered: {detail}")]
+    #[error("{} of {total} logs were not delivered: {failures}", failures.failed)]
     Undelivered {
-        failed: usize,
         total: usize,
-        detail: String,
+        failures: DeliveryFailures,
+    },
+    /// A log the shrinker could not make fit: a bug, but never a silent drop.
+    #[error("event {event_id} could not be made to fit the intake's limits: {source}")]
+    Unfittable {
+        event_id: String,
+        source: OversizeLog,
     },
     #[error("writing the dry-run output failed: {0}")]
     DryRunOutput(std::io::Error),
-    #[error("{failed} of {total} logs were neither delivered ({detail}) nor kept: {source}")]
+    #[error("{} of {total} logs were neither delivered ({failures}) nor kept: {source}", failures.failed)]
     NotKept {
-        failed: usize,
         total: usize,
-        detail: String,
+        failures: DeliveryFailures,
         source: SpillError,
     },
 }
@@ -49,7 +54,7 @@ impl ForwardError {
     pub fn error_type(&self) -> &'static str {
         match self {
             ForwardError::Decode(_) => "DecodeError",
-            ForwardError::Undelivered { .. } => "DeliveryError",
+            ForwardError::Undelivered { .. } | ForwardError::Unfittable { .. } => "DeliveryError",
             ForwardError::DryRunOutput(_) => "OutputError",
             ForwardError::NotKept { .. } => "SpillError",
         }
@@ -111,7 +116,7 @@ impl Invocation {
         Self {
             request_id: request_id.into(),
             invoked_function_arn: String::new(),
-            deadline: Instant::now() + Duration::from_secs(60),
+            deadline: Instant::now() + limits::LOCAL_INVOCATION_TIMEOUT,
         }
     }
 }
@@ -280,16 +285,18 @@ impl Forwarder {
                 log.clear();
                 shape.write_log(event, shrunk.message_json(), Some(truncation), &mut log);
                 summary.truncated += 1;
-                let removed: &[String] = match &shrunk {
-                    ShrunkMessage::Event { removed, .. } => removed,
-                    ShrunkMessage::Cut { .. } => &[],
+                // A count, not the names: in a non-standard event the field
+                // names are log content.
+                let removed_fields = match &shrunk {
+                    ShrunkMessage::Event { removed, .. } => removed.len(),
+                    ShrunkMessage::Cut { .. } => 0,
                 };
                 tracing::warn!(
                     request_id = %invocation.request_id,
                     event_id = %event.id,
                     original_bytes = truncation.original_size,
                     new_bytes = log.len(),
-                    removed_fields = ?removed,
+                    removed_fields,
                     cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
                     "log over the intake's per-log limit was shrunk to fit"
                 );
@@ -298,10 +305,9 @@ impl Forwarder {
             if let Err(e) = batcher.push(&log) {
                 // shrink_message keeps to the budget, so this is a bug; fail
                 // the invocation rather than drop the log.
-                return Err(ForwardError::Undelivered {
-                    failed: 1,
-                    total: doc.log_events.len(),
-                    detail: format!("event {} could not be made to fit: {e}", event.id),
+                return Err(ForwardError::Unfittable {
+                    event_id: event.id.to_string(),
+                    source: e,
                 });
             }
         }
@@ -321,16 +327,12 @@ impl Forwarder {
             .deliver(batches, self.ship_deadline(invocation))
             .await;
         record_delivery(summary, &report);
-        let Some(detail) = describe_failures(&report) else {
+        let Some(failures) = report.failures() else {
             return Ok(true);
         };
-        let failed = report.failed_logs();
+        log_failures(&invocation.request_id, &failures);
         let Some(store) = &self.spill else {
-            return Err(ForwardError::Undelivered {
-                failed,
-                total,
-                detail,
-            });
+            return Err(ForwardError::Undelivered { total, failures });
         };
         let write_deadline = spill_write_deadline(invocation);
         match keep_failed(
@@ -344,9 +346,8 @@ impl Forwarder {
         {
             Ok(()) => Ok(false),
             Err(source) => Err(ForwardError::NotKept {
-                failed,
                 total,
-                detail,
+                failures,
                 source,
             }),
         }
@@ -413,58 +414,22 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.error_statuses = report.error_statuses.clone();
 }
 
-/// One sentence per kind of failure, or `None` when everything was
-/// delivered. A refused API key is also logged here, loudly, once.
-fn describe_failures(report: &DeliveryReport) -> Option<String> {
-    if report.failed.is_empty() {
-        return None;
-    }
-    let mut exhausted = 0;
-    let mut rejected = 0;
-    let mut too_large = 0;
-    let mut last = None;
-    let mut unauthorized = None;
-    let mut refused = None;
-    for failed in &report.failed {
-        match &failed.reason {
-            FailureReason::Exhausted { last: l, attempts } => {
-                exhausted += failed.batch.len();
-                last = Some((*l, *attempts));
-            }
-            FailureReason::Rejected { .. } => rejected += failed.batch.len(),
-            FailureReason::TooLarge => too_large += failed.batch.len(),
-            FailureReason::Unauthorized { status } => unauthorized = Some(*status),
-            FailureReason::Refused { status } => refused = Some(*status),
-        }
-    }
-    let mut parts = Vec::new();
-    if let Some(status) = unauthorized {
-        // Loud, once per invocation, and without the key.
+/// The failures worth a line of their own: a refused API key (loud, once
+/// per invocation, never the key) and the ids of rejected logs (ids only:
+/// the intake's answer can echo the payload).
+fn log_failures(request_id: &str, failures: &DeliveryFailures) {
+    if let Some(status) = failures.unauthorized {
         tracing::error!(
+            request_id,
             status,
             "the intake refused the API key: check DD_API_KEY and that it belongs to the DD_SITE/DD_URL in use"
         );
-        parts.push(format!(
-            "the intake refused the API key (HTTP {status}); check DD_API_KEY and DD_SITE"
-        ));
     }
-    if let Some(status) = refused {
-        parts.push(format!(
-            "the intake answered HTTP {status}, which retrying cannot fix; check DD_URL and DD_SITE"
-        ));
+    if !failures.rejected_ids.is_empty() {
+        tracing::warn!(
+            request_id,
+            event_ids = ?failures.rejected_ids,
+            "the intake rejected these logs as malformed (HTTP 400)"
+        );
     }
-    if let Some((last, attempts)) = last {
-        parts.push(format!(
-            "{exhausted} still failing after retries (last: {last}, {attempts} attempts)"
-        ));
-    }
-    if rejected > 0 {
-        parts.push(format!(
-            "{rejected} rejected by the intake as malformed (HTTP 400)"
-        ));
-    }
-    if too_large > 0 {
-        parts.push(format!("{too_large} refused as too large (HTTP 413)"));
-    }
-    Some(parts.join("; "))
 }

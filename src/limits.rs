@@ -1,8 +1,8 @@
 //! Every limit the forwarder works within, with where it comes from.
 //!
-//! The logic takes these as parameters (see `Batcher::new`, `DecodeLimits`,
-//! `RetryPolicy`), so tests reach the edges with small numbers; the constants
-//! here are only the defaults.
+//! The logic takes these as parameters (see `BatchLimits`, `ShipOptions`,
+//! `RetryPolicy`, `Config::max_decompressed_bytes`), so tests reach the edges
+//! with small numbers; the constants here are only the defaults.
 
 use std::time::Duration;
 
@@ -52,6 +52,28 @@ pub const DEADLINE_SAFETY_MARGIN: Duration = Duration::from_millis(1_000);
 /// Longest a single POST may take before it counts as a transport failure
 /// (and is retried). Capped further by the time left before the deadline.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest a TCP and TLS connection set-up may take. The intake answers in
+/// tens of milliseconds from inside AWS; past this the host is unreachable
+/// and the attempt counts as a transport failure.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long an idle connection to the intake is kept between invocations.
+/// Under the 60 s idle timeout that AWS load balancers use by default, so a
+/// warm invocation is unlikely to reuse a connection the server side has
+/// already closed (and if it does, the attempt is retried).
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// Most bytes of an intake's error answer kept with the logs it rejected
+/// (dead letters). The answer can echo the payload, so it is never logged.
+pub const MAX_INTAKE_ANSWER_BYTES: usize = 512;
+
+/// Largest `Retry-After` taken at its word. A larger value (or an absurd
+/// one) is capped: the deadline ends retries long before anyway.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
+
+/// Time budget of a local `invoke` run: the default Lambda timeout.
+pub const LOCAL_INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// First retry delay ceiling; doubles per attempt up to `RETRY_MAX_DELAY`.
 pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);

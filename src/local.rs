@@ -1,40 +1,85 @@
 //! The local front door: `eks-audit-forwarder invoke FILE...` runs sample
 //! events through the same handler as Lambda does.
+//!
+//! What it says to the person at the terminal (dry run or not, a line per
+//! file) goes to stderr directly, whatever `DD_LOG_LEVEL` filters out of the
+//! structured logs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::value::RawValue;
+use thiserror::Error;
 
 use crate::forward::{Forwarder, Invocation};
+use crate::metrics::InvocationSummary;
+
+#[derive(Debug, Error)]
+enum EventFileError {
+    #[error("cannot read it: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("it is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+}
+
+fn read_event(path: &Path) -> Result<Box<RawValue>, EventFileError> {
+    Ok(serde_json::from_slice(&std::fs::read(path)?)?)
+}
 
 /// Runs each file as one invocation; returns how many failed.
 pub async fn invoke_files(forwarder: &Forwarder, files: &[PathBuf]) -> usize {
     if forwarder.is_dry_run() {
-        tracing::info!(
-            "dry run: DD_API_KEY is not set, so log objects are written to stdout as JSON lines, nothing is sent"
+        eprintln!(
+            "dry run: DD_API_KEY is not set, so the log objects are written to stdout as JSON lines; nothing is sent"
         );
     }
     let mut failures = 0;
     for (i, file) in files.iter().enumerate() {
-        let shown = file.display().to_string();
-        let event = match std::fs::read(file)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                serde_json::from_slice::<Box<RawValue>>(&bytes)
-                    .map_err(|e| format!("not JSON: {e}"))
-            }) {
+        let shown = file.display();
+        let event = match read_event(file) {
             Ok(event) => event,
-            Err(error) => {
-                tracing::error!(file = %shown, %error, "cannot read the event file");
+            Err(e) => {
+                eprintln!("{shown}: {e}");
                 failures += 1;
                 continue;
             }
         };
         let invocation = Invocation::local(format!("local-{}", i + 1));
-        if let Err(e) = forwarder.handle(&event, &invocation).await {
-            tracing::error!(file = %shown, error_type = e.error_type(), error = %e.error_message(), "invocation failed");
-            failures += 1;
+        match forwarder.handle(&event, &invocation).await {
+            Ok(summary) => eprintln!("{shown}: {}", describe(&summary)),
+            Err(e) => {
+                eprintln!(
+                    "{shown}: failed ({}): {}",
+                    e.error_type(),
+                    e.error_message()
+                );
+                failures += 1;
+            }
         }
     }
     failures
+}
+
+fn describe(s: &InvocationSummary) -> String {
+    if s.control_message {
+        return "a CloudWatch Logs control message: nothing to send".to_owned();
+    }
+    if s.source == "replay" {
+        return format!(
+            "replay: {} logs from {} stored objects",
+            s.replayed, s.replayed_objects
+        );
+    }
+    let verb = if s.dry_run { "written" } else { "delivered" };
+    format!(
+        "{} events from {} ({}), {} logs {verb} in {} batches, {} truncated, {} kept in S3, {} bytes raw, {} on the wire",
+        s.events_in,
+        s.log_group,
+        s.source,
+        s.logs_forwarded,
+        s.batches,
+        s.truncated,
+        s.stored,
+        s.raw_bytes,
+        s.wire_bytes
+    )
 }

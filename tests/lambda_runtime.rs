@@ -140,13 +140,20 @@ async fn an_intake_that_stays_down_fails_the_invocation_before_the_deadline() {
     intake.push_faults(std::iter::repeat_n(Fault::Status(503), 100));
     let mut runtime = RuntimeApi::start().await;
     let process = start(&runtime, &lambda_vars(&intake));
-    // 3 s budget, 1 s safety margin: retries must stop by ~2 s.
+    // 3 s budget, 1 s safety margin: retries must stop by ~2 s, and the
+    // answer must come before the deadline (Lambda would kill it there).
+    let started = std::time::Instant::now();
     runtime.invoke(
         "down",
         audit_event(&[audit_message(1)]),
         Duration::from_secs(3),
     );
     let (_, result) = runtime.next_result().await;
+    let answered_after = started.elapsed();
+    assert!(
+        answered_after < Duration::from_secs(3),
+        "answered after the deadline: {answered_after:?}"
+    );
     let InvocationResult::Error(err) = result else {
         panic!("{result:?}")
     };

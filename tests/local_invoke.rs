@@ -62,6 +62,10 @@ fn every_sample_event_runs_as_a_dry_run() {
         assert!(out.status.success(), "{file}: {stderr}");
         assert!(stderr.contains("dry run"), "{file}: says it is a dry run");
         assert!(stderr.contains("invocation summary"), "{file}");
+        assert!(
+            stderr.contains(&format!("{file}: ")),
+            "{file}: a line for the file"
+        );
         let logs = stdout_logs(&out);
         assert_eq!(logs.len(), count, "{file}");
         for log in &logs {
@@ -115,6 +119,27 @@ fn sample_events_match_their_generator() {
 }
 
 #[test]
+fn the_dry_run_says_so_even_with_quiet_logs() {
+    let out = run(
+        &[("DD_LOG_LEVEL", "error")],
+        &["invoke", &sample("eks-kube-scheduler.json")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("dry run: DD_API_KEY is not set"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("3 events from /aws/eks/demo/cluster (kube_scheduler), 3 logs written"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("invocation summary"),
+        "info lines are filtered: {stderr}"
+    );
+}
+
+#[test]
 fn bad_configuration_fails_start_up_naming_the_variable() {
     for (var, value, accepts) in [
         ("DD_PORT", "https", "a port number"),
@@ -143,10 +168,7 @@ fn unusable_files_fail_the_run_and_say_which() {
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("not-json.json") && stderr.contains("not JSON"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("not-json.json: it is not JSON"), "{stderr}");
     assert_eq!(stdout_logs(&out).len(), 3, "the good file still ran");
     let out = run(&[], &["invoke"]);
     assert_eq!(out.status.code(), Some(2));

@@ -10,12 +10,8 @@ use flate2::{Compression, write::GzEncoder};
 use super::retry::parse_retry_after;
 use crate::batch::IntakeBatch;
 use crate::config::ApiKey;
+use crate::limits;
 use crate::shape::{FORWARDER_NAME, FORWARDER_VERSION};
-
-/// Most bytes of an intake's answer kept for the report. The answer can
-/// echo the payload, so it is never logged, only handed on with the logs it
-/// concerns.
-const MAX_ANSWER_BYTES: usize = 512;
 
 /// A request body as it goes on the wire, and the encoding actually applied
 /// to it: the `Content-Encoding` header is derived from this, never from
@@ -106,8 +102,13 @@ impl IntakeClient {
     pub fn new(url: String, api_key: ApiKey) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(format!("{FORWARDER_NAME}/{FORWARDER_VERSION}"))
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(50))
+            .connect_timeout(limits::CONNECT_TIMEOUT)
+            .pool_idle_timeout(limits::POOL_IDLE_TIMEOUT)
+            // Never follow a redirect: reqwest would turn the POST into a
+            // body-less GET (logs lost while the answer looks like success),
+            // or re-send the API key to whatever host the redirect names.
+            // A 3xx is classified as a refusal instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { http, url, api_key })
     }
@@ -144,7 +145,8 @@ impl Transport for IntakeClient {
         // drain it so the connection can be reused.
         let answer = match response.bytes().await {
             Ok(b) if status == 400 => {
-                String::from_utf8_lossy(&b[..b.len().min(MAX_ANSWER_BYTES)]).into_owned()
+                String::from_utf8_lossy(&b[..b.len().min(limits::MAX_INTAKE_ANSWER_BYTES)])
+                    .into_owned()
             }
             Ok(_) => String::new(),
             Err(e) if (200..300).contains(&status) => {

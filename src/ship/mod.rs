@@ -88,6 +88,32 @@ impl DeliveryReport {
         self.failed.iter().map(|f| f.batch.len()).sum()
     }
 
+    /// What failed, by reason, or `None` when every log was delivered.
+    pub fn failures(&self) -> Option<DeliveryFailures> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let mut f = DeliveryFailures {
+            failed: self.failed_logs(),
+            ..DeliveryFailures::default()
+        };
+        for failed in &self.failed {
+            match &failed.reason {
+                FailureReason::Exhausted { last, attempts } => {
+                    f.exhausted += failed.batch.len();
+                    f.last = Some((*last, *attempts));
+                }
+                FailureReason::Rejected { .. } => {
+                    f.rejected_ids.extend(failed.batch.logs().map(log_id))
+                }
+                FailureReason::TooLarge => f.too_large_ids.extend(failed.batch.logs().map(log_id)),
+                FailureReason::Unauthorized { status } => f.unauthorized = Some(*status),
+                FailureReason::Refused { status } => f.refused = Some(*status),
+            }
+        }
+        Some(f)
+    }
+
     fn merge(&mut self, other: DeliveryReport) {
         self.delivered_logs += other.delivered_logs;
         self.requests += other.requests;
@@ -100,6 +126,76 @@ impl DeliveryReport {
         self.transport_errors += other.transport_errors;
         self.failed.extend(other.failed);
     }
+}
+
+/// The undelivered logs of an invocation, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFailures {
+    pub failed: usize,
+    /// Logs whose retries ran out, and the last failure with its attempts.
+    pub exhausted: usize,
+    pub last: Option<(LastFailure, u32)>,
+    /// CloudWatch event ids of the logs the intake rejected as malformed.
+    pub rejected_ids: Vec<String>,
+    /// CloudWatch event ids of single logs refused as too large.
+    pub too_large_ids: Vec<String>,
+    /// The status of a refused API key.
+    pub unauthorized: Option<u16>,
+    /// Another status retrying cannot fix.
+    pub refused: Option<u16>,
+}
+
+/// Most event ids quoted in a message.
+const IDS_SHOWN: usize = 3;
+
+impl std::fmt::Display for DeliveryFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(status) = self.unauthorized {
+            parts.push(format!(
+                "the intake refused the API key (HTTP {status}); check DD_API_KEY and DD_SITE"
+            ));
+        }
+        if let Some(status) = self.refused {
+            parts.push(format!(
+                "the intake answered HTTP {status}, which retrying cannot fix; check DD_URL and DD_SITE"
+            ));
+        }
+        if let Some((last, attempts)) = self.last {
+            parts.push(format!(
+                "{} still failing after retries (last: {last}, {attempts} attempts)",
+                self.exhausted
+            ));
+        }
+        let with_ids = |n: &str, ids: &[String]| {
+            let shown: Vec<&str> = ids.iter().take(IDS_SHOWN).map(String::as_str).collect();
+            let more = if ids.len() > IDS_SHOWN { ", ..." } else { "" };
+            format!("{} {n} (event ids {}{more})", ids.len(), shown.join(", "))
+        };
+        if !self.rejected_ids.is_empty() {
+            parts.push(with_ids(
+                "rejected by the intake as malformed (HTTP 400)",
+                &self.rejected_ids,
+            ));
+        }
+        if !self.too_large_ids.is_empty() {
+            parts.push(with_ids(
+                "refused as too large (HTTP 413)",
+                &self.too_large_ids,
+            ));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The CloudWatch event id of a serialized log object (for reports; never
+/// the content).
+fn log_id(log: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    serde_json::from_slice::<IdOnly>(log).map_or_else(|_| "?".to_owned(), |l| l.id)
 }
 
 /// How the shipper behaves; limits from [`crate::limits`] by default.
@@ -192,7 +288,9 @@ impl<T: Transport> Shipper<T> {
                 };
                 let delay = self.options.retry.next_delay(attempt, retry_after);
                 let out_of_budget = attempt >= self.options.retry.max_attempts;
-                let out_of_time = Instant::now() + delay >= stop_at;
+                let out_of_time = Instant::now()
+                    .checked_add(delay)
+                    .is_none_or(|at| at >= stop_at);
                 if out_of_budget || out_of_time {
                     report.failed.push(FailedBatch {
                         batch,

@@ -43,11 +43,14 @@ pub fn classify_status(status: u16) -> ResponseClass {
 /// Reads a `Retry-After` value: delay-seconds or an HTTP date.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let delay = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(delay.min(limits::MAX_RETRY_AFTER))
 }
 
 /// Exponential backoff with full jitter, capped.
@@ -157,5 +160,10 @@ mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+        // Regression: u64::MAX seconds overflowed the deadline arithmetic.
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(limits::MAX_RETRY_AFTER)
+        );
     }
 }

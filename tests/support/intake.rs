@@ -52,11 +52,16 @@ pub enum Fault {
     Reset,
     /// Answer normally, after this long.
     Delay(Duration),
+    /// A redirect (301, 302, 307, 308) to `/elsewhere` on the same server,
+    /// which answers 200 to anything.
+    Redirect(u16),
 }
 
 /// One request as the intake saw it.
 #[derive(Debug, Clone)]
 pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
     pub status: u16,
     pub content_encoding: Option<String>,
     pub content_type: Option<String>,
@@ -231,6 +236,8 @@ async fn handle(
             .map(str::to_owned)
     };
     let mut seen = SeenRequest {
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
         status: 0,
         content_encoding: header("content-encoding"),
         content_type: header("content-type"),
@@ -278,16 +285,24 @@ async fn handle(
                 .insert("retry-after", secs.to_string().parse().unwrap());
             (r, None)
         }
+        Some(Fault::Redirect(s)) => {
+            let mut r = answer(s, "");
+            r.headers_mut()
+                .insert("location", "/elsewhere".parse().unwrap());
+            (r, None)
+        }
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             judge(&contract, &mut seen, &wire)
         }
         None => judge(&contract, &mut seen, &wire),
     };
-    let response = if path_ok {
-        response
-    } else {
-        answer(404, &error_body(404, "not found"))
+    let response = match (path_ok, seen.path.as_str()) {
+        (true, _) => response,
+        // The target of `Fault::Redirect`: a client that follows it would
+        // see a success while nothing was delivered.
+        (false, "/elsewhere") => answer(200, "{}"),
+        (false, _) => answer(404, &error_body(404, "not found")),
     };
     seen.status = response.status().as_u16();
     let (accepted, oversize) = match accepted {
@@ -390,9 +405,12 @@ fn judge(contract: &IntakeContract, seen: &mut SeenRequest, wire: &[u8]) -> Judg
     }
     // The real intake truncates a log over the limit; count them so tests
     // can assert the forwarder never sends one.
-    let oversize = logs
+    // Sizes as sent (escapes included), not as re-serialized.
+    let raw: Vec<Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(&body).unwrap_or_default();
+    let oversize = raw
         .iter()
-        .filter(|l| l.to_string().len() > contract.max_log_bytes)
+        .filter(|l| l.get().len() > contract.max_log_bytes)
         .count();
     (answer(202, "{}"), Some((logs, oversize)))
 }
