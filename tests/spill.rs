@@ -375,45 +375,53 @@ async fn a_partly_failed_replay_writes_back_what_failed_before_deleting() {
     let s3 = moto.create_bucket(BUCKET).await;
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     put_failed(&s3, "1764151200000-old-000", &logs_with_ids(0..30)).await;
+    put_failed(&s3, "1764151200001-old-000", &logs_with_ids(30..60)).await;
     let forwarder = library_forwarder(&intake, s3.clone());
 
-    // The first request (10 logs) goes through; the next one fails until its
-    // retries run out; the third goes through.
-    intake.push_faults([
+    // In each object, the first request (10 logs) goes through, the next one
+    // fails until its retries run out, the third goes through.
+    let partly = [
         Fault::Delay(Duration::ZERO),
         Fault::Status(503),
         Fault::Status(503),
         Fault::Status(503),
-    ]);
+    ];
+    intake.push_faults(partly.clone());
+    intake.push_faults([Fault::Delay(Duration::ZERO)]);
+    intake.push_faults(partly);
     let summary = forwarder
         .handle(&retry_event(), &long_invocation("partial"))
         .await
         .unwrap();
-    assert_eq!(summary.replayed, 20);
-    assert_eq!(summary.stored, 10);
+    assert_eq!(summary.replayed, 40);
+    assert_eq!(summary.stored, 20);
     let keys = list_keys(&s3, BUCKET, FAILED_PREFIX).await;
     assert_eq!(
         keys.len(),
-        1,
-        "the old object is gone, the remainder is a new one: {keys:?}"
+        2,
+        "the old objects are gone, each remainder is a new one: {keys:?}"
     );
-    assert!(keys[0].contains("-partial-000"), "{}", keys[0]);
-    let remainder: BTreeSet<String> = stored_logs(&s3, &keys[0])
-        .await
-        .iter()
-        .map(|l| l["id"].as_str().unwrap().to_owned())
-        .collect();
-    let expected: BTreeSet<String> = (10..20).map(|i| format!("{i:056}")).collect();
+    let mut remainder = BTreeSet::new();
+    for key in &keys {
+        assert!(key.contains("-partial-"), "{key}");
+        remainder.extend(
+            stored_logs(&s3, key)
+                .await
+                .iter()
+                .map(|l| l["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let expected: BTreeSet<String> = (10..20).chain(40..50).map(|i| format!("{i:056}")).collect();
     assert_eq!(remainder, expected);
 
     let summary = forwarder
         .handle(&retry_event(), &long_invocation("again"))
         .await
         .unwrap();
-    assert_eq!(summary.replayed, 10);
+    assert_eq!(summary.replayed, 20);
     assert!(list_keys(&s3, BUCKET, "").await.is_empty());
     let seen = arrivals(&intake);
-    assert_eq!(seen.len(), 30, "every stored log arrived");
+    assert_eq!(seen.len(), 60, "every stored log arrived");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,10 +64,10 @@ pub async fn keep_failed(
     deadline: Instant,
     summary: &mut InvocationSummary,
 ) -> Result<(), SpillError> {
-    for (seq, f) in failed.iter().enumerate() {
+    for f in failed {
         let (kind, reason) = spill_plan(&f.reason);
         let key = store
-            .store(kind, &f.batch, &reason, request_id, seq, deadline)
+            .store(kind, &f.batch, &reason, request_id, deadline)
             .await?;
         match kind {
             SpillKind::Failed => summary.stored += f.batch.len(),
@@ -187,12 +187,19 @@ async fn replay_object<T: Transport>(
     for (status, n) in &report.error_statuses {
         *summary.error_statuses.entry(*status).or_default() += n;
     }
+    // Failures that say the intake (or its key) is unusable right now, as
+    // opposed to something wrong with these logs.
+    let intake_unusable = |r: &FailureReason| {
+        matches!(
+            r,
+            FailureReason::Exhausted { .. }
+                | FailureReason::Unauthorized { .. }
+                | FailureReason::Refused { .. }
+        )
+    };
     let untouched = report.delivered_logs == 0
         && oversize.is_empty()
-        && report
-            .failed
-            .iter()
-            .all(|f| matches!(f.reason, FailureReason::Exhausted { .. }));
+        && report.failed.iter().all(|f| intake_unusable(&f.reason));
     if untouched && !report.failed.is_empty() {
         // Nothing went through: leave the object as it is rather than
         // rewrite it under a new name.

@@ -12,6 +12,8 @@
 //! leaves duplicates, never a gap.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::config::SharedHttpClient;
@@ -96,6 +98,7 @@ pub struct SpillStore {
     s3: aws_sdk_s3::Client,
     bucket: String,
     function_name: String,
+    writes: Arc<AtomicUsize>,
 }
 
 impl SpillStore {
@@ -108,6 +111,7 @@ impl SpillStore {
             s3,
             bucket: bucket.into(),
             function_name: function_name.into(),
+            writes: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -139,7 +143,11 @@ impl SpillStore {
         format!("{}/{}/", kind.prefix(), self.function_name)
     }
 
-    fn object_key(&self, kind: SpillKind, now: SystemTime, request_id: &str, seq: usize) -> String {
+    /// A key no other write can have: the time, the request id (unique
+    /// across instances) and a counter of this process (unique across the
+    /// writes of one invocation, and of one warm instance).
+    fn object_key(&self, kind: SpillKind, now: SystemTime, request_id: &str) -> String {
+        let seq = self.writes.fetch_add(1, Ordering::Relaxed);
         let ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let (y, m, d) = civil_date((ms / 86_400_000) as i64);
         let request: String = request_id
@@ -166,10 +174,9 @@ impl SpillStore {
         batch: &IntakeBatch,
         reason: &SpillReason,
         request_id: &str,
-        seq: usize,
         deadline: Instant,
     ) -> Result<String, SpillError> {
-        let key = self.object_key(kind, SystemTime::now(), request_id, seq);
+        let key = self.object_key(kind, SystemTime::now(), request_id);
         let mut gz = GzEncoder::new(
             Vec::with_capacity(batch.body().len() / 4 + 64),
             Compression::new(6),
@@ -351,6 +358,36 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn offline_store() -> SpillStore {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build();
+        SpillStore::new(aws_sdk_s3::Client::from_conf(config), "bucket", "fwd")
+    }
+
+    /// Regression: keys were time + request id + the index within one call,
+    /// so two writes of one replay invocation in the same millisecond had
+    /// the same key, and the second overwrote the first.
+    #[test]
+    fn keys_are_unique_within_an_invocation_and_sort_by_time() {
+        let store = offline_store();
+        let now = UNIX_EPOCH + std::time::Duration::from_millis(1_795_687_200_123);
+        let a = store.object_key(SpillKind::Failed, now, "req/1");
+        let b = store.object_key(SpillKind::Failed, now, "req/1");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            "failed_events/fwd/2026/11/26/1795687200123-req_1-000.json.gz"
+        );
+        let clone = store.clone();
+        assert_eq!(
+            clone.object_key(SpillKind::DeadLetter, now, "req/1"),
+            "dead_letter/fwd/2026/11/26/1795687200123-req_1-002.json.gz",
+            "clones share the counter"
+        );
+    }
 
     #[test]
     fn civil_dates() {
