@@ -54,6 +54,15 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// Where the API key is kept, when not in `DD_API_KEY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeyStore {
+    /// A Secrets Manager secret, read in the region named by its ARN.
+    SecretsManager { arn: String, region: String },
+    /// An SSM Parameter Store parameter (SecureString), read with decryption.
+    Ssm { name: String },
+}
+
 /// Verbosity of the forwarder's own logs (`DD_LOG_LEVEL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -66,8 +75,12 @@ pub enum LogLevel {
 /// Everything the forwarder needs to know, parsed once at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `None` means dry run (local `invoke` only).
+    /// `DD_API_KEY`, or the key read from a secret store at start-up
+    /// (`crate::api_key`). `None` with no store means dry run (local only).
     pub api_key: Option<ApiKey>,
+    /// `DD_API_KEY_SECRET_ARN` or `DD_API_KEY_SSM_NAME`, which take
+    /// precedence over `DD_API_KEY` in that order.
+    pub api_key_store: Option<ApiKeyStore>,
     /// Full URL of the logs endpoint, e.g. `https://http-intake.logs.datadoghq.com/api/v2/logs`.
     pub intake_url: String,
     /// `DD_TAGS` as given, comma-separated, empty entries removed.
@@ -249,7 +262,14 @@ impl Config {
                 })?,
         };
 
+        let api_key_store = match (get("DD_API_KEY_SECRET_ARN"), get("DD_API_KEY_SSM_NAME")) {
+            (Some(arn), _) => Some(secret_store(arn)?),
+            (None, Some(name)) => Some(ApiKeyStore::Ssm { name }),
+            (None, None) => None,
+        };
+
         Ok(Self {
+            api_key_store,
             spill_bucket,
             metrics_namespace,
             request_timeout,
@@ -266,11 +286,14 @@ impl Config {
         })
     }
 
-    /// The API key, required when running under Lambda (there is no dry run there).
-    pub fn require_api_key(&self) -> Result<&ApiKey, ConfigError> {
-        self.api_key.as_ref().ok_or(ConfigError::Missing {
+    /// Under Lambda there is no dry run: some source of the API key is required.
+    pub fn require_api_key(&self) -> Result<(), ConfigError> {
+        if self.api_key.is_some() || self.api_key_store.is_some() {
+            return Ok(());
+        }
+        Err(ConfigError::Missing {
             variable: "DD_API_KEY",
-            when: "when running as a Lambda function",
+            when: "when running as a Lambda function (or DD_API_KEY_SECRET_ARN, or DD_API_KEY_SSM_NAME)",
         })
     }
 }
@@ -291,6 +314,26 @@ fn parse_bool(
                 accepts: BOOL_ACCEPTS,
             }),
         },
+    }
+}
+
+/// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`.
+fn secret_store(arn: String) -> Result<ApiKeyStore, ConfigError> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "secretsmanager", region, _, "secret", name]
+            if !region.is_empty() && !name.is_empty() =>
+        {
+            Ok(ApiKeyStore::SecretsManager {
+                region: (*region).to_owned(),
+                arn,
+            })
+        }
+        _ => Err(ConfigError::Invalid {
+            variable: "DD_API_KEY_SECRET_ARN",
+            value: arn,
+            accepts: "a Secrets Manager secret ARN: arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+        }),
     }
 }
 
@@ -435,6 +478,39 @@ mod tests {
     }
 
     #[test]
+    fn api_key_stores_and_their_precedence() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dd-api-key-AbCdEf";
+        let c = parse(&[
+            ("DD_API_KEY_SECRET_ARN", arn),
+            ("DD_API_KEY_SSM_NAME", "/dd/key"),
+            ("DD_API_KEY", "k"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.api_key_store,
+            Some(ApiKeyStore::SecretsManager {
+                arn: arn.to_owned(),
+                region: "eu-west-1".to_owned()
+            })
+        );
+        let c = parse(&[("DD_API_KEY_SSM_NAME", "/dd/key"), ("DD_API_KEY", "k")]).unwrap();
+        assert_eq!(
+            c.api_key_store,
+            Some(ApiKeyStore::Ssm {
+                name: "/dd/key".into()
+            })
+        );
+        assert!(c.require_api_key().is_ok());
+        let err = parse(&[("DD_API_KEY_SECRET_ARN", "dd-api-key")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("DD_API_KEY_SECRET_ARN=\"dd-api-key\" is not valid"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn spill_needs_a_valid_bucket() {
         assert_eq!(
             parse(&[("DD_S3_BUCKET_NAME", "b")]).unwrap().spill_bucket,
@@ -489,7 +565,7 @@ mod tests {
         assert_eq!(c.function_name, "my-forwarder");
         assert_eq!(
             c.require_api_key().unwrap_err().to_string(),
-            "DD_API_KEY is required when running as a Lambda function"
+            "DD_API_KEY is required when running as a Lambda function (or DD_API_KEY_SECRET_ARN, or DD_API_KEY_SSM_NAME)"
         );
     }
 }

@@ -10,6 +10,7 @@
 //! [`forward`] runs the path for one invocation; [`lambda`] and [`local`] are
 //! the two front doors.
 
+pub mod api_key;
 pub mod audit;
 pub mod batch;
 pub mod config;

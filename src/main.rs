@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use eks_audit_forwarder::api_key::resolve_api_key;
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Forwarder, lambda, local, logging};
 
@@ -48,6 +49,12 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return startup_failure(&format!("starting the async runtime failed: {e}")),
     };
+    // The only network call at start-up: the key, when it is in a store.
+    let mut config = config;
+    match runtime.block_on(resolve_api_key(&config)) {
+        Ok(key) => config.api_key = key,
+        Err(e) => return startup_failure(&e.to_string()),
+    }
     let mut forwarder = match Forwarder::new(&config) {
         Ok(f) => f,
         Err(e) => return startup_failure(&format!("building the HTTP client failed: {e}")),
