@@ -271,7 +271,9 @@ impl Forwarder {
             .for_document(&doc, &invocation.invoked_function_arn);
         summary.source = shape.source().to_owned();
         let mut batcher = Batcher::new(self.batch_limits);
-        let max_log = batcher.max_log_bytes();
+        // Room for the `retry:true` tag a replay adds, so a log shrunk to
+        // the limit still fits when it comes back from S3.
+        let max_log = batcher.max_log_bytes() - limits::REPLAY_TAG_ROOM;
         let mut log = Vec::with_capacity(4096);
         for event in &doc.log_events {
             log.clear();
@@ -355,14 +357,16 @@ impl Forwarder {
 
     /// When retries of this invocation's batches must stop: with a spill
     /// store, early enough to still write what failed.
+    /// The reserve is at most half the time left, so a short Lambda
+    /// timeout still leaves the intake a try before logs go to S3.
     fn ship_deadline(&self, invocation: &Invocation) -> Instant {
-        match self.spill {
-            Some(_) => invocation
-                .deadline
-                .checked_sub(limits::SPILL_RESERVE)
-                .unwrap_or(invocation.deadline),
-            None => invocation.deadline,
+        if self.spill.is_none() {
+            return invocation.deadline;
         }
+        let left = invocation
+            .deadline
+            .saturating_duration_since(Instant::now());
+        invocation.deadline - limits::SPILL_RESERVE.min(left / 2)
     }
 
     async fn replay_stored(&self, invocation: &Invocation, summary: &mut InvocationSummary) {
@@ -408,6 +412,7 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.logs_failed = report.failed_logs();
     summary.requests = report.requests;
     summary.retries = report.retries;
+    summary.batches_retried = report.batches_retried;
     summary.splits = report.splits;
     summary.wire_bytes = report.wire_bytes;
     summary.transport_errors = report.transport_errors;

@@ -94,6 +94,10 @@ pub const MAX_ERROR_MESSAGE_CHARS: usize = 900;
 /// much earlier, so a batch that exhausts them can still be kept.
 pub const SPILL_RESERVE: Duration = Duration::from_secs(3);
 
+/// Bytes kept free under `MAX_LOG_BYTES` when a log is shrunk: a replayed
+/// log gains `,retry:true` (11 bytes) in its `ddtags`.
+pub const REPLAY_TAG_ROOM: usize = 16;
+
 /// S3 writes must finish this long before the deadline, so the function can
 /// still report its outcome.
 pub const SPILL_DEADLINE_MARGIN: Duration = Duration::from_millis(250);

@@ -20,13 +20,15 @@ pub struct InvocationSummary {
     pub events_in: usize,
     /// Logs the intake accepted (or, in a dry run, written to stdout).
     pub logs_forwarded: usize,
-    /// Logs not delivered; a non-zero count fails the invocation.
+    /// Logs the intake did not take: kept in S3 (`stored`, `dead_lettered`)
+    /// or, without S3, the reason the invocation fails.
     pub logs_failed: usize,
     /// Logs over the per-log limit that were shrunk to fit.
     pub truncated: usize,
     /// Logs dropped by a filter (none yet: filters are a later feature).
     pub filtered: usize,
-    /// Logs kept in S3 under `failed_events/` for replay.
+    /// Logs kept in S3 under `failed_events/` for replay, including those
+    /// a replay wrote back after they failed again.
     pub stored: usize,
     /// Logs kept in S3 under `dead_letter/` (rejected by the intake as malformed).
     pub dead_lettered: usize,
@@ -38,7 +40,10 @@ pub struct InvocationSummary {
     pub replay_errors: usize,
     pub batches: usize,
     pub requests: u32,
+    /// Requests sent again (attempts after the first).
     pub retries: u32,
+    /// Batches that needed at least one retry.
+    pub batches_retried: u32,
     pub splits: u32,
     /// Uncompressed bytes of the log objects built.
     pub raw_bytes: u64,
@@ -73,6 +78,7 @@ impl InvocationSummary {
             batches = self.batches,
             requests = self.requests,
             retries = self.retries,
+            batches_retried = self.batches_retried,
             splits = self.splits,
             raw_bytes = self.raw_bytes,
             wire_bytes = self.wire_bytes,
@@ -93,7 +99,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 16] = [
+        let values: [(&str, &str, u64); 17] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -103,7 +109,8 @@ impl InvocationSummary {
             ("LogsReplayed", "Count", self.replayed as u64),
             ("LogsDeadLettered", "Count", self.dead_lettered as u64),
             ("Batches", "Count", self.batches as u64),
-            ("BatchesRetried", "Count", u64::from(self.retries)),
+            ("BatchesRetried", "Count", u64::from(self.batches_retried)),
+            ("Retries", "Count", u64::from(self.retries)),
             ("RawBytes", "Bytes", self.raw_bytes),
             ("WireBytes", "Bytes", self.wire_bytes),
             ("IntakeClientErrors", "Count", u64::from(client_errors)),
@@ -149,6 +156,7 @@ mod tests {
             stored: 2,
             dead_lettered: 1,
             retries: 3,
+            batches_retried: 2,
             error_statuses: [(503, 2), (400, 1), (429, 1)].into_iter().collect(),
             transport_errors: 4,
             ..Default::default()
@@ -166,7 +174,8 @@ mod tests {
         assert_eq!(line["LogsIn"], 10);
         assert_eq!(line["LogsStored"], 2);
         assert_eq!(line["LogsDeadLettered"], 1);
-        assert_eq!(line["BatchesRetried"], 3);
+        assert_eq!(line["BatchesRetried"], 2);
+        assert_eq!(line["Retries"], 3);
         assert_eq!(line["IntakeServerErrors"], 2);
         assert_eq!(line["IntakeClientErrors"], 2);
         assert_eq!(line["IntakeTransportErrors"], 4);

@@ -482,7 +482,7 @@ async fn chaos_every_event_arrives_through_a_faulty_intake() {
     let s3 = moto.create_bucket(BUCKET).await;
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     intake.set_chaos(Some(Chaos {
-        rate: 0.4,
+        rate: 0.45,
         faults: vec![
             Fault::Status(500),
             Fault::Status(503),
@@ -555,4 +555,56 @@ async fn chaos_every_event_arrives_through_a_faulty_intake() {
     );
     assert!(rate >= 0.30, "fault rate {rate}");
     drop(process);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_object_is_moved_aside_and_replay_goes_on() {
+    let moto = Moto::start();
+    let s3 = moto.create_bucket(BUCKET).await;
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    // Oldest first: the unreadable object would block replay if it stopped it.
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(format!(
+            "{FAILED_PREFIX}2026/11/26/1764151200000-hand-000.json.gz"
+        ))
+        .body(ByteStream::from_static(
+            b"[{\"message\":\"uploaded uncompressed\"}]",
+        ))
+        .send()
+        .await
+        .unwrap();
+    put_failed(&s3, "1764151200001-b-000", &logs_with_ids(0..5)).await;
+    let forwarder = library_forwarder(&intake, s3.clone());
+    let summary = forwarder
+        .handle(&retry_event(), &long_invocation("r"))
+        .await
+        .unwrap();
+    assert_eq!(summary.replayed, 5);
+    assert_eq!(summary.replay_errors, 1);
+    assert!(list_keys(&s3, BUCKET, FAILED_PREFIX).await.is_empty());
+    assert_eq!(
+        list_keys(&s3, BUCKET, DEAD_PREFIX).await,
+        vec![format!(
+            "{DEAD_PREFIX}unreadable/1764151200000-hand-000.json.gz"
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_lambda_timeout_still_tries_the_intake_before_s3() {
+    let moto = Moto::start();
+    let s3 = moto.create_bucket(BUCKET).await;
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let forwarder = library_forwarder(&intake, s3.clone());
+    // Lambda's default 3 s timeout: the S3 reserve shrinks to half of it.
+    let invocation = Invocation {
+        deadline: tokio::time::Instant::now() + Duration::from_secs(3),
+        ..Invocation::local("short")
+    };
+    let event = RawValue::from_string(audit_payload(0, 5)).unwrap();
+    let summary = forwarder.handle(&event, &invocation).await.unwrap();
+    assert_eq!(summary.logs_forwarded, 5);
+    assert_eq!(summary.stored, 0);
+    assert!(list_keys(&s3, BUCKET, "").await.is_empty());
 }

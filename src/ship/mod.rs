@@ -73,6 +73,8 @@ pub struct DeliveryReport {
     pub requests: u32,
     /// Attempts after the first, for the same body.
     pub retries: u32,
+    /// Batches (or split halves) that needed at least one retry.
+    pub batches_retried: u32,
     /// 413 and 400 splits.
     pub splits: u32,
     /// Compressed bytes of every request sent, retries included.
@@ -118,6 +120,7 @@ impl DeliveryReport {
         self.delivered_logs += other.delivered_logs;
         self.requests += other.requests;
         self.retries += other.retries;
+        self.batches_retried += other.batches_retried;
         self.splits += other.splits;
         self.wire_bytes += other.wire_bytes;
         for (status, n) in other.error_statuses {
@@ -270,6 +273,9 @@ impl<T: Transport> Shipper<T> {
                 attempt += 1;
                 if attempt > 1 {
                     report.retries += 1;
+                }
+                if attempt == 2 {
+                    report.batches_retried += 1;
                 }
                 report.requests += 1;
                 report.wire_bytes += body.bytes.len() as u64;

@@ -118,6 +118,7 @@ async fn retries_with_exponential_backoff_then_delivers() {
     let report = shipper.deliver(vec![batch(0..3)], far_deadline()).await;
     assert_eq!(report.delivered_logs, 3);
     assert_eq!(report.retries, 3);
+    assert_eq!(report.batches_retried, 1);
     assert!(report.failed.is_empty());
     assert_eq!(shipper.transport.call_times_ms(), vec![0, 100, 300, 700]);
     assert_eq!(report.error_statuses.get(&503), Some(&3));

@@ -12,6 +12,7 @@ mod store;
 
 pub use store::{SpillError, SpillKind, SpillReason, SpillStore, https_client};
 
+use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
@@ -55,8 +56,13 @@ pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
     }
 }
 
-/// Writes every failed batch to the bucket, counting into `summary`. Stops
-/// at the first write that fails: the caller must then fail the invocation.
+/// Most S3 writes in flight at once.
+const CONCURRENT_WRITES: usize = 4;
+
+/// Writes every failed batch to the bucket, a few at a time, counting into
+/// `summary`. Any write that fails makes the whole call fail: the caller
+/// must then fail the invocation (what was written already is duplicated
+/// when Lambda retries the event).
 pub async fn keep_failed(
     store: &SpillStore,
     failed: &[FailedBatch],
@@ -64,11 +70,26 @@ pub async fn keep_failed(
     deadline: Instant,
     summary: &mut InvocationSummary,
 ) -> Result<(), SpillError> {
-    for f in failed {
-        let (kind, reason) = spill_plan(&f.reason);
-        let key = store
-            .store(kind, &f.batch, &reason, request_id, deadline)
-            .await?;
+    let writes = futures_util::stream::iter(failed)
+        .map(|f| async move {
+            let (kind, reason) = spill_plan(&f.reason);
+            let key = store
+                .store(kind, &f.batch, &reason, request_id, deadline)
+                .await;
+            (f, kind, reason, key)
+        })
+        .buffer_unordered(CONCURRENT_WRITES)
+        .collect::<Vec<_>>()
+        .await;
+    let mut first_error = None;
+    for (f, kind, reason, key) in writes {
+        let key = match key {
+            Ok(key) => key,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
         match kind {
             SpillKind::Failed => summary.stored += f.batch.len(),
             SpillKind::DeadLetter => summary.dead_lettered += f.batch.len(),
@@ -83,7 +104,7 @@ pub async fn keep_failed(
             "undelivered logs kept in S3"
         );
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Time budget of a replay.
@@ -142,9 +163,23 @@ pub async fn replay<T: Transport>(
                 tracing::info!(request_id, key = %key, "the intake still fails; replay stops until a later invocation");
                 break;
             }
+            Err(SpillError::Gone { key }) => {
+                tracing::debug!(request_id, key = %key, "stored object already replayed by another invocation");
+            }
+            Err(SpillError::Corrupt { key, detail, .. }) => {
+                summary.replay_errors += 1;
+                match store.move_to_dead_letter(&key, deadlines.write).await {
+                    Ok(target) => {
+                        tracing::error!(request_id, key = %key, %detail, moved_to = %target, "stored object is unreadable; moved to dead letters")
+                    }
+                    Err(e) => {
+                        tracing::error!(request_id, key = %key, error = %e, "stored object is unreadable and could not be moved")
+                    }
+                }
+            }
             Err(e) => {
-                // The object stays where it is: nothing is lost, it is
-                // replayed again later.
+                // S3 trouble or no time left: the object stays where it is,
+                // nothing is lost, it is replayed again later.
                 summary.replay_errors += 1;
                 tracing::error!(request_id, key = %key, error = %e, "replaying a stored object failed; it stays in S3");
                 break;
@@ -177,11 +212,15 @@ async fn replay_object<T: Transport>(
             oversize.push(log.as_slice());
         }
     }
-    let report = shipper.deliver(batcher.finish(), deadlines.ship).await;
+    let batches = batcher.finish();
+    let batch_count = batches.len();
+    let report = shipper.deliver(batches, deadlines.ship).await;
     let delivered = report.delivered_logs;
     summary.replayed += delivered;
     summary.requests += report.requests;
     summary.retries += report.retries;
+    summary.batches_retried += report.batches_retried;
+    summary.batches += batch_count;
     summary.wire_bytes += report.wire_bytes;
     summary.transport_errors += report.transport_errors;
     for (status, n) in &report.error_statuses {
