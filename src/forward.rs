@@ -103,7 +103,13 @@ impl Invocation {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms));
+        let left = time_left(ctx.deadline, now_ms);
+        tracing::debug!(
+            request_id = %ctx.request_id,
+            deadline_ms = ctx.deadline,
+            time_left_ms = left.as_millis() as u64,
+            "invocation received"
+        );
         Self {
             request_id: ctx.request_id.clone(),
             invoked_function_arn: ctx.invoked_function_arn.clone(),
@@ -389,6 +395,29 @@ impl Forwarder {
     }
 }
 
+/// Epoch milliseconds before this are not a deadline Lambda would send
+/// (2001-09-09); such a value is a duration.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
+/// Time until `deadline_ms`. Lambda sends epoch milliseconds in the future.
+/// Local emulators differ: cargo-lambda's `watch` sends the timeout itself
+/// (`600000`), which is read as a duration; a deadline already past would
+/// leave no time at all, so it gets the local budget, with a warning.
+fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
+    if deadline_ms < EPOCH_MS_FLOOR {
+        return Duration::from_millis(deadline_ms);
+    }
+    if deadline_ms <= now_ms {
+        tracing::warn!(
+            deadline_ms,
+            now_ms,
+            "the invocation's deadline is already past; using the local 60 s budget"
+        );
+        return limits::LOCAL_INVOCATION_TIMEOUT;
+    }
+    Duration::from_millis(deadline_ms - now_ms)
+}
+
 fn spill_write_deadline(invocation: &Invocation) -> Instant {
     invocation
         .deadline
@@ -436,5 +465,19 @@ fn log_failures(request_id: &str, failures: &DeliveryFailures) {
             event_ids = ?failures.rejected_ids,
             "the intake rejected these logs as malformed (HTTP 400)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_lambda_and_emulator_deadlines() {
+        let now = 1_795_712_117_997;
+        assert_eq!(time_left(now + 30_000, now), Duration::from_secs(30));
+        // cargo lambda watch sends the timeout, not an epoch.
+        assert_eq!(time_left(600_000, now), Duration::from_secs(600));
+        assert_eq!(time_left(now - 5, now), limits::LOCAL_INVOCATION_TIMEOUT);
     }
 }
