@@ -35,12 +35,7 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
         None => Ok(config.api_key.clone()),
         Some(ApiKeyStore::SecretsManager { arn, region }) => {
             const VAR: &str = "DD_API_KEY_SECRET_ARN";
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(https_client())
-                .region(aws_config::Region::new(region.clone()))
-                .load()
-                .await;
-            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            let client = aws_sdk_secretsmanager::Client::new(&sdk_config(Some(region)).await);
             let secret = client
                 .get_secret_value()
                 .secret_id(arn)
@@ -55,11 +50,7 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
         }
         Some(ApiKeyStore::Ssm { name }) => {
             const VAR: &str = "DD_API_KEY_SSM_NAME";
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(https_client())
-                .load()
-                .await;
-            let client = aws_sdk_ssm::Client::new(&sdk);
+            let client = aws_sdk_ssm::Client::new(&sdk_config(None).await);
             let parameter = client
                 .get_parameter()
                 .name(name)
@@ -74,6 +65,16 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
             key_from_secret(VAR, value).map(Some)
         }
     }
+}
+
+/// The standard AWS environment, with our HTTPS client, in `region` when given.
+async fn sdk_config(region: Option<&String>) -> aws_config::SdkConfig {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    loader.load().await
 }
 
 /// A plain string, or JSON `{"DD_API_KEY": "..."}`.
