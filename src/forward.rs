@@ -439,13 +439,7 @@ fn write_dry_run(out: &Mutex<dyn Write + Send>, batches: &[IntakeBatch]) -> std:
 fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.logs_forwarded = report.delivered_logs;
     summary.logs_failed = report.failed_logs();
-    summary.requests = report.requests;
-    summary.retries = report.retries;
-    summary.batches_retried = report.batches_retried;
-    summary.splits = report.splits;
-    summary.wire_bytes = report.wire_bytes;
-    summary.transport_errors = report.transport_errors;
-    summary.error_statuses = report.error_statuses.clone();
+    summary.add_traffic(report);
 }
 
 /// The failures worth a line of their own: a refused API key (loud, once

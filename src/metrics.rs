@@ -56,6 +56,20 @@ pub struct InvocationSummary {
 }
 
 impl InvocationSummary {
+    /// Adds what a delivery cost (requests, retries, bytes, errors); the
+    /// logs it delivered are counted by the caller, as forwarded or replayed.
+    pub fn add_traffic(&mut self, report: &crate::ship::DeliveryReport) {
+        self.requests += report.requests;
+        self.retries += report.retries;
+        self.batches_retried += report.batches_retried;
+        self.splits += report.splits;
+        self.wire_bytes += report.wire_bytes;
+        self.transport_errors += report.transport_errors;
+        for (status, n) in &report.error_statuses {
+            *self.error_statuses.entry(*status).or_default() += n;
+        }
+    }
+
     /// The summary line. Counts only: never a payload, a message or a key.
     pub fn log(&self) {
         let statuses = serde_json::to_string(&self.error_statuses).unwrap_or_default();

@@ -217,15 +217,8 @@ async fn replay_object<T: Transport>(
     let report = shipper.deliver(batches, deadlines.ship).await;
     let delivered = report.delivered_logs;
     summary.replayed += delivered;
-    summary.requests += report.requests;
-    summary.retries += report.retries;
-    summary.batches_retried += report.batches_retried;
     summary.batches += batch_count;
-    summary.wire_bytes += report.wire_bytes;
-    summary.transport_errors += report.transport_errors;
-    for (status, n) in &report.error_statuses {
-        *summary.error_statuses.entry(*status).or_default() += n;
-    }
+    summary.add_traffic(&report);
     // Failures that say the intake (or its key) is unusable right now, as
     // opposed to something wrong with these logs.
     let intake_unusable = |r: &FailureReason| {
