@@ -12,8 +12,8 @@
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
+use crate::aws::sdk_config;
 use crate::config::{ApiKey, ApiKeyStore, Config};
-use crate::spill::https_client;
 
 #[derive(Debug, Error)]
 pub enum ApiKeyError {
@@ -35,7 +35,8 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
         None => Ok(config.api_key.clone()),
         Some(ApiKeyStore::SecretsManager { arn, region }) => {
             const VAR: &str = "DD_API_KEY_SECRET_ARN";
-            let client = aws_sdk_secretsmanager::Client::new(&sdk_config(Some(region)).await);
+            let client =
+                aws_sdk_secretsmanager::Client::new(&sdk_config(Some(region.as_str())).await);
             let secret = client
                 .get_secret_value()
                 .secret_id(arn)
@@ -65,16 +66,6 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
             key_from_secret(VAR, value).map(Some)
         }
     }
-}
-
-/// The standard AWS environment, with our HTTPS client, in `region` when given.
-async fn sdk_config(region: Option<&String>) -> aws_config::SdkConfig {
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    loader.load().await
 }
 
 /// A plain string, or JSON `{"DD_API_KEY": "..."}`.

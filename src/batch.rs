@@ -167,6 +167,17 @@ impl Batcher {
         Ok(())
     }
 
+    /// The batches closed so far, taken out; later pushes go on filling
+    /// the open one.
+    pub fn take_closed(&mut self) -> Vec<IntakeBatch> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// How many batches are closed and waiting.
+    pub fn closed_len(&self) -> usize {
+        self.closed.len()
+    }
+
     /// All batches, the last one closed.
     pub fn finish(mut self) -> Vec<IntakeBatch> {
         if !self.open.entries.is_empty() {

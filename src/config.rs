@@ -101,6 +101,9 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `DD_REQUEST_TIMEOUT_SECONDS`: longest one POST may take.
     pub request_timeout: Duration,
+    /// `DD_FETCH_LOG_GROUP_TAGS` with `DD_TAGS_CACHE_TTL_SECONDS`: how long
+    /// a log group's tags are kept; `None` when tags are not fetched.
+    pub log_group_tags_ttl: Option<Duration>,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -262,6 +265,25 @@ impl Config {
                 })?,
         };
 
+        let fetch_tags = parse_bool(
+            "DD_FETCH_LOG_GROUP_TAGS",
+            get("DD_FETCH_LOG_GROUP_TAGS"),
+            false,
+        )?;
+        let tags_ttl = match get("DD_TAGS_CACHE_TTL_SECONDS") {
+            None => limits::DEFAULT_TAGS_CACHE_TTL,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 86_400)
+                .map(Duration::from_secs)
+                .ok_or(ConfigError::Invalid {
+                    variable: "DD_TAGS_CACHE_TTL_SECONDS",
+                    value: v,
+                    accepts: "a whole number of seconds from 0 to 86400",
+                })?,
+        };
+
         let api_key_store = match (get("DD_API_KEY_SECRET_ARN"), get("DD_API_KEY_SSM_NAME")) {
             (Some(arn), _) => Some(secret_store(arn)?),
             (None, Some(name)) => Some(ApiKeyStore::Ssm { name }),
@@ -273,6 +295,7 @@ impl Config {
             spill_bucket,
             metrics_namespace,
             request_timeout,
+            log_group_tags_ttl: fetch_tags.then_some(tags_ttl),
             api_key,
             intake_url,
             tags,

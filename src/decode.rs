@@ -20,20 +20,20 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DecodeError {
     #[error(
-        "the event is not a CloudWatch Logs subscription event: expected {{\"awslogs\":{{\"data\":\"...\"}}}}, found {found}"
+        "the event is not one this function handles (a CloudWatch Logs subscription {{\"awslogs\":{{\"data\":\"...\"}}}}, Kinesis records, S3 object-created notifications, or {{\"retry\":\"true\"}}): found {found}"
     )]
     UnknownEvent { found: String },
-    #[error("awslogs.data is not valid base64: {detail}")]
+    #[error("the log data is not valid base64: {detail}")]
     Base64 { detail: String },
-    #[error("awslogs.data is not gzip data (decoded {len} bytes without the gzip magic number)")]
+    #[error("the log data is not gzip data (decoded {len} bytes without the gzip magic number)")]
     NotGzip { len: usize },
-    #[error("awslogs.data holds a corrupt or truncated gzip stream: {detail}")]
+    #[error("the log data holds a corrupt or truncated gzip stream: {detail}")]
     Gzip { detail: String },
     #[error(
-        "awslogs.data decompresses to more than {limit} bytes (DD_MAX_DECOMPRESSED_BYTES); refused"
+        "the log data decompresses to more than {limit} bytes (DD_MAX_DECOMPRESSED_BYTES); refused"
     )]
     TooLarge { limit: usize },
-    #[error("the decompressed awslogs.data is not a CloudWatch Logs document: {detail}")]
+    #[error("the decompressed log data is not a CloudWatch Logs document: {detail}")]
     Document { detail: String },
     #[error("logEvents[{index}].message is not a JSON string")]
     MessageNotString { index: usize },

@@ -8,19 +8,24 @@
 //! limits) -> [`ship`] (compressed POSTs, retries within the deadline) ->
 //! [`spill`] (what still failed, kept in S3 and replayed).
 //! [`forward`] runs the path for one invocation; [`lambda`] and [`local`] are
-//! the two front doors.
+//! the two front doors. Besides subscriptions, [`trigger`] recognises Kinesis
+//! batches and S3 objects ([`s3_object`] streams them); [`group_tags`] adds
+//! log groups' tags; [`aws`] is the SDK set-up they share.
 
 pub mod api_key;
 pub mod audit;
+pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod forward;
+pub mod group_tags;
 pub mod lambda;
 pub mod limits;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod s3_object;
 pub mod shape;
 pub mod ship;
 pub mod spill;

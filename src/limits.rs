@@ -109,3 +109,24 @@ pub const MAX_REPLAY_OBJECTS: usize = 20;
 /// Replay starts on an object only with at least this much time left before
 /// the retry stop, so a replayed batch gets a fair number of attempts.
 pub const MIN_REPLAY_TIME: Duration = Duration::from_secs(2);
+
+/// `DD_TAGS_CACHE_TTL_SECONDS` default: how long a log group's tags are
+/// reused before they are read again (the Datadog Forwarder's default too).
+pub const DEFAULT_TAGS_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// Longest a `ListTagsForResource` call may take, retries included. Tags are
+/// an extra; forwarding goes on without them after this.
+pub const TAGS_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Datadog keeps at most 200 characters of a tag.
+/// <https://docs.datadoghq.com/getting_started/tagging/#define-tags>
+pub const MAX_TAG_CHARS: usize = 200;
+
+/// Compressed bytes of an S3 object fed to the decompressor at a time. A
+/// deflate stream inflates at most ~1032x, so one feed adds at most ~8 MB.
+pub const S3_FEED_BYTES: usize = 8 * 1024;
+
+/// Closed batches held before the S3 reader stops to ship them: as many as
+/// go out at once, so memory stays at a few request bodies whatever the
+/// object's size.
+pub const S3_BATCHES_IN_FLIGHT: usize = MAX_CONCURRENT_REQUESTS;

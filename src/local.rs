@@ -63,6 +63,22 @@ fn describe(s: &InvocationSummary) -> String {
     if s.control_message {
         return "a CloudWatch Logs control message: nothing to send".to_owned();
     }
+    if let Some(failures) = &s.batch_item_failures {
+        let ids: Vec<&str> = failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        return format!(
+            "{} Kinesis records, {} events, {} logs forwarded, {} undecodable, batchItemFailures {:?}",
+            s.records_in, s.events_in, s.logs_forwarded, s.records_undecodable, ids
+        );
+    }
+    if s.source == "s3" {
+        return format!(
+            "{} S3 objects read ({} other S3 records skipped), {} events, {} logs forwarded in {} batches, {} kept in S3",
+            s.objects_read, s.s3_events_ignored, s.events_in, s.logs_forwarded, s.batches, s.stored
+        );
+    }
     if s.source == "replay" {
         return format!(
             "replay: {} logs from {} stored objects",

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use eks_audit_forwarder::api_key::resolve_api_key;
+use eks_audit_forwarder::group_tags::GroupTagCache;
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Forwarder, lambda, local, logging};
 
@@ -65,6 +66,9 @@ fn main() -> ExitCode {
             config.function_name.clone(),
         ));
         forwarder = forwarder.with_spill(store);
+    }
+    if let Some(ttl) = config.log_group_tags_ttl {
+        forwarder = forwarder.with_group_tags(runtime.block_on(GroupTagCache::from_env(ttl)));
     }
     match files {
         None => match runtime.block_on(lambda::run(forwarder)) {

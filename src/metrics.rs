@@ -16,8 +16,22 @@ pub struct InvocationSummary {
     pub log_group: String,
     pub control_message: bool,
     pub dry_run: bool,
-    /// Log events in the subscription document.
+    /// Log events in the subscription documents (or values read from S3
+    /// objects).
     pub events_in: usize,
+    /// Kinesis records in the batch.
+    pub records_in: usize,
+    /// Kinesis records reported back as failed (`batchItemFailures`), the
+    /// undecodable ones included.
+    pub records_failed: usize,
+    /// Kinesis records whose data could not be decoded.
+    pub records_undecodable: usize,
+    /// S3 objects read to the end.
+    pub objects_read: usize,
+    /// S3 records of other event types than object-created, skipped.
+    pub s3_events_ignored: usize,
+    /// Log groups whose tags could not be read (their logs went without).
+    pub tag_fetch_errors: usize,
     /// Logs the intake accepted (or, in a dry run, written to stdout).
     pub logs_forwarded: usize,
     /// Logs the intake did not take: kept in S3 (`stored`, `dead_lettered`)
@@ -53,6 +67,17 @@ pub struct InvocationSummary {
     /// Non-2xx answers of the intake, by status.
     pub error_statuses: BTreeMap<u16, u32>,
     pub duration_ms: u64,
+    /// For a Kinesis batch: the records to retry. Lambda's partial batch
+    /// response carries only this field (see `crate::lambda`).
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+/// One entry of a partial batch response.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 impl InvocationSummary {
@@ -80,6 +105,12 @@ impl InvocationSummary {
             control_message = self.control_message,
             dry_run = self.dry_run,
             events_in = self.events_in,
+            records_in = self.records_in,
+            records_failed = self.records_failed,
+            records_undecodable = self.records_undecodable,
+            objects_read = self.objects_read,
+            s3_events_ignored = self.s3_events_ignored,
+            tag_fetch_errors = self.tag_fetch_errors,
             logs_forwarded = self.logs_forwarded,
             logs_failed = self.logs_failed,
             truncated = self.truncated,
@@ -113,7 +144,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 17] = [
+        let values: [(&str, &str, u64); 21] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -135,6 +166,14 @@ impl InvocationSummary {
                 u64::from(self.transport_errors),
             ),
             ("ReplayErrors", "Count", self.replay_errors as u64),
+            ("RecordsFailed", "Count", self.records_failed as u64),
+            (
+                "RecordsUndecodable",
+                "Count",
+                self.records_undecodable as u64,
+            ),
+            ("ObjectsRead", "Count", self.objects_read as u64),
+            ("TagFetchErrors", "Count", self.tag_fetch_errors as u64),
         ];
         let definitions: Vec<serde_json::Value> = values
             .iter()

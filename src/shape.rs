@@ -78,17 +78,45 @@ impl LogShaper {
         }
     }
 
-    /// Serializes everything shared by the events of `doc`.
+    /// Serializes everything shared by the events of a subscription document.
     pub fn for_document(
         &self,
         doc: &SubscriptionDocument<'_>,
         invoked_function_arn: &str,
     ) -> DocumentShape {
-        let source = self
-            .source_override
-            .as_deref()
-            .unwrap_or_else(|| source_for(&doc.log_group, &doc.log_stream));
+        self.for_origin(&LogOrigin::subscription(doc), invoked_function_arn, &[])
+    }
+
+    /// Serializes everything shared by the logs of one origin;
+    /// `group_tags` (already in Datadog form) are appended to `ddtags`.
+    pub fn for_origin(
+        &self,
+        origin: &LogOrigin<'_>,
+        invoked_function_arn: &str,
+        group_tags: &[String],
+    ) -> DocumentShape {
+        let (log_group, log_stream) = match origin {
+            LogOrigin::Subscription {
+                log_group,
+                log_stream,
+                ..
+            }
+            | LogOrigin::S3Document {
+                log_group,
+                log_stream,
+                ..
+            } => (*log_group, *log_stream),
+            LogOrigin::S3AuditLines { .. } => ("", ""),
+        };
+        let source = self.source_override.as_deref().unwrap_or(match origin {
+            LogOrigin::S3AuditLines { .. } => "kubernetes.audit",
+            _ => source_for(log_group, log_stream),
+        });
         let service = self.service.as_deref().unwrap_or(source);
+        let host = match origin {
+            LogOrigin::S3AuditLines { bucket, .. } => bucket,
+            _ => log_group,
+        };
 
         let mut tags = self.user_tags.clone();
         let mut push_tag = |tag: &str| {
@@ -97,8 +125,11 @@ impl LogShaper {
             }
             tags.push_str(tag);
         };
-        if let Some(cluster) = cluster_name(&doc.log_group) {
+        if let Some(cluster) = cluster_name(log_group) {
             push_tag(&format!("kube_cluster_name:{cluster}"));
+        }
+        for tag in group_tags {
+            push_tag(tag);
         }
         push_tag(&format!("forwardername:{}", self.function_name));
         push_tag(&format!("forwarder_version:{FORWARDER_VERSION}"));
@@ -112,17 +143,31 @@ impl LogShaper {
         middle.extend_from_slice(b",\"ddsourcecategory\":\"aws\",\"service\":");
         write_json_str(&mut middle, service);
         middle.extend_from_slice(b",\"host\":");
-        write_json_str(&mut middle, &doc.log_group);
+        write_json_str(&mut middle, host);
         middle.extend_from_slice(b",\"ddtags\":");
         write_json_str(&mut middle, &tags);
 
         let mut tail = Vec::with_capacity(256);
-        tail.extend_from_slice(b",\"aws\":{\"awslogs\":{\"logGroup\":");
-        write_json_str(&mut tail, &doc.log_group);
-        tail.extend_from_slice(b",\"logStream\":");
-        write_json_str(&mut tail, &doc.log_stream);
-        tail.extend_from_slice(b",\"owner\":");
-        write_json_str(&mut tail, &doc.owner);
+        match origin {
+            LogOrigin::Subscription {
+                log_group,
+                log_stream,
+                owner,
+            } => {
+                tail.extend_from_slice(b",\"aws\":{\"awslogs\":{\"logGroup\":");
+                write_json_str(&mut tail, log_group);
+                tail.extend_from_slice(b",\"logStream\":");
+                write_json_str(&mut tail, log_stream);
+                tail.extend_from_slice(b",\"owner\":");
+                write_json_str(&mut tail, owner);
+            }
+            LogOrigin::S3Document { bucket, key, .. } | LogOrigin::S3AuditLines { bucket, key } => {
+                tail.extend_from_slice(b",\"aws\":{\"s3\":{\"bucket\":");
+                write_json_str(&mut tail, bucket);
+                tail.extend_from_slice(b",\"key\":");
+                write_json_str(&mut tail, key);
+            }
+        }
         tail.push(b'}');
         if !invoked_function_arn.is_empty() {
             tail.extend_from_slice(b",\"invoked_function_arn\":");
@@ -134,6 +179,54 @@ impl LogShaper {
             source: source.to_owned(),
             middle,
             tail,
+        }
+    }
+}
+
+/// Where a group of logs came from; it decides their source, host, tags and
+/// `aws` attribute.
+#[derive(Debug, Clone, Copy)]
+pub enum LogOrigin<'a> {
+    /// A CloudWatch Logs document from a subscription or a Kinesis record.
+    Subscription {
+        log_group: &'a str,
+        log_stream: &'a str,
+        owner: &'a str,
+    },
+    /// A CloudWatch Logs document found in an S3 object (Firehose's output).
+    S3Document {
+        bucket: &'a str,
+        key: &'a str,
+        log_group: &'a str,
+        log_stream: &'a str,
+    },
+    /// Audit events, one JSON object each, in an S3 object.
+    S3AuditLines { bucket: &'a str, key: &'a str },
+}
+
+impl<'a> LogOrigin<'a> {
+    pub fn subscription(doc: &'a SubscriptionDocument<'_>) -> Self {
+        LogOrigin::Subscription {
+            log_group: &doc.log_group,
+            log_stream: &doc.log_stream,
+            owner: &doc.owner,
+        }
+    }
+}
+
+/// The per-log fields besides the message.
+#[derive(Debug, Clone, Copy)]
+pub struct EventKey<'a> {
+    pub id: &'a str,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+}
+
+impl<'a> From<&'a CloudWatchLogEvent<'_>> for EventKey<'a> {
+    fn from(event: &'a CloudWatchLogEvent<'_>) -> Self {
+        EventKey {
+            id: &event.id,
+            timestamp: event.timestamp,
         }
     }
 }
@@ -155,7 +248,7 @@ impl DocumentShape {
     /// JSON string, quotes included) as its message.
     pub fn write_log(
         &self,
-        event: &CloudWatchLogEvent<'_>,
+        event: EventKey<'_>,
         message_json: &str,
         truncation: Option<Truncation>,
         out: &mut Vec<u8>,
@@ -164,7 +257,7 @@ impl DocumentShape {
         out.extend_from_slice(message_json.as_bytes());
         out.extend_from_slice(&self.middle);
         out.extend_from_slice(b",\"id\":");
-        write_json_str(out, &event.id);
+        write_json_str(out, event.id);
         out.extend_from_slice(b",\"timestamp\":");
         out.extend_from_slice(itoa::Buffer::new().format(event.timestamp).as_bytes());
         if let Some(t) = truncation {
@@ -175,11 +268,7 @@ impl DocumentShape {
     }
 
     /// Bytes of the log object for `event` apart from its message.
-    pub fn envelope_len(
-        &self,
-        event: &CloudWatchLogEvent<'_>,
-        truncation: Option<Truncation>,
-    ) -> usize {
+    pub fn envelope_len(&self, event: EventKey<'_>, truncation: Option<Truncation>) -> usize {
         let mut scratch = Vec::with_capacity(self.middle.len() + self.tail.len() + 96);
         self.write_log(event, "", truncation, &mut scratch);
         scratch.len()
@@ -211,9 +300,9 @@ mod tests {
         let shape = LogShaper::new(cfg).for_document(&doc, arn);
         let mut out = Vec::new();
         let ev = &doc.log_events[0];
-        shape.write_log(ev, ev.message.get(), None, &mut out);
+        shape.write_log(ev.into(), ev.message.get(), None, &mut out);
         assert_eq!(
-            shape.envelope_len(ev, None) + ev.message.get().len(),
+            shape.envelope_len(ev.into(), None) + ev.message.get().len(),
             out.len()
         );
         serde_json::from_slice(&out).unwrap()
@@ -277,7 +366,7 @@ mod tests {
         let shape = LogShaper::new(&config(&[])).for_document(&doc, "");
         let mut out = Vec::new();
         shape.write_log(
-            &doc.log_events[0],
+            (&doc.log_events[0]).into(),
             doc.log_events[0].message.get(),
             None,
             &mut out,
@@ -318,10 +407,13 @@ mod tests {
         let t = Some(Truncation {
             original_size: 1_234_567,
         });
-        shape.write_log(&doc.log_events[0], "\"short\"", t, &mut out);
+        shape.write_log((&doc.log_events[0]).into(), "\"short\"", t, &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["truncated"], true);
         assert_eq!(v["original_size"], 1_234_567);
-        assert_eq!(shape.envelope_len(&doc.log_events[0], t) + 7, out.len());
+        assert_eq!(
+            shape.envelope_len((&doc.log_events[0]).into(), t) + 7,
+            out.len()
+        );
     }
 }

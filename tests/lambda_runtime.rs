@@ -102,7 +102,7 @@ async fn undecodable_events_fail_the_invocation_with_a_short_safe_message() {
             support::payload::wrap(format!("{{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{{\"id\":\"1\",\"timestamp\":\"{secret}\",\"message\":\"m\"}}]}}").as_bytes()),
             "expected i64",
         ),
-        ("not-cloudwatch", format!("{{\"Records\":[{{\"body\":\"{secret}\"}}]}}"), "not a CloudWatch Logs subscription event"),
+        ("not-cloudwatch", format!("{{\"Records\":[{{\"body\":\"{secret}\"}}]}}"), "not one this function handles"),
         ("array", format!("[\"{secret}\"]"), "found a JSON array"),
     ];
     for (id, body, expected) in &cases {

@@ -10,7 +10,7 @@
 
 mod store;
 
-pub use store::{SpillError, SpillKind, SpillReason, SpillStore, https_client};
+pub use store::{SpillError, SpillKind, SpillReason, SpillStore};
 
 use futures_util::StreamExt;
 use tokio::time::Instant;

@@ -16,10 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls;
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
 use serde_json::Value;
 use thiserror::Error;
@@ -86,15 +84,6 @@ pub enum SpillError {
     },
 }
 
-/// The HTTPS client for AWS APIs: rustls with ring, like the intake client.
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
-}
-
 /// The bucket that keeps failed logs.
 #[derive(Debug, Clone)]
 pub struct SpillStore {
@@ -121,20 +110,8 @@ impl SpillStore {
     /// An S3 client from the standard AWS environment (region, credentials,
     /// `AWS_ENDPOINT_URL`). Makes no network call: credentials load lazily.
     pub async fn from_env(bucket: impl Into<String>, function_name: impl Into<String>) -> Self {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https_client())
-            .load()
-            .await;
-        let mut config = aws_sdk_s3::config::Builder::from(&sdk);
-        if sdk.endpoint_url().is_some() {
-            // S3-compatible endpoints (and moto in tests) want path-style URLs.
-            config = config.force_path_style(true);
-        }
-        Self::new(
-            aws_sdk_s3::Client::from_conf(config.build()),
-            bucket,
-            function_name,
-        )
+        let sdk = crate::aws::sdk_config(None).await;
+        Self::new(crate::aws::s3_client(&sdk), bucket, function_name)
     }
 
     pub fn bucket(&self) -> &str {

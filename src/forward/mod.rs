@@ -1,5 +1,11 @@
 //! The pipeline both front doors call: event -> decode -> shape -> batch ->
 //! ship, and a summary of what happened.
+//!
+//! The subscription path is here; [`kinesis`] and [`s3`] run the same
+//! stages for their triggers through the same [`Outbox`].
+
+mod kinesis;
+mod s3;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -13,10 +19,12 @@ use crate::audit::{ShrunkMessage, shrink_message};
 use crate::batch::OversizeLog;
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
 use crate::config::Config;
-use crate::decode::{DecodeError, decompress_payload, parse_document};
+use crate::decode::{DecodeError, SubscriptionDocument, decompress_payload, parse_document};
+use crate::group_tags::{GroupTagCache, GroupTags, partition_of};
 use crate::limits;
 use crate::metrics::InvocationSummary;
-use crate::shape::{LogShaper, Truncation};
+use crate::s3_object::ObjectError;
+use crate::shape::{DocumentShape, EventKey, LogOrigin, LogShaper, Truncation};
 use crate::ship::{DeliveryFailures, DeliveryReport, IntakeClient, ShipOptions, Shipper};
 use crate::spill::{ReplayDeadlines, SpillError, SpillStore, keep_failed, replay};
 use crate::trigger::{Trigger, classify_event};
@@ -33,12 +41,8 @@ pub enum ForwardError {
         total: usize,
         failures: DeliveryFailures,
     },
-    /// A log the shrinker could not make fit: a bug, but never a silent drop.
-    #[error("event {event_id} could not be made to fit the intake's limits: {source}")]
-    Unfittable {
-        event_id: String,
-        source: OversizeLog,
-    },
+    #[error(transparent)]
+    Unfittable(#[from] UnfittableLog),
     #[error("writing the dry-run output failed: {0}")]
     DryRunOutput(std::io::Error),
     #[error("{} of {total} logs were neither delivered ({failures}) nor kept: {source}", failures.failed)]
@@ -47,6 +51,8 @@ pub enum ForwardError {
         failures: DeliveryFailures,
         source: SpillError,
     },
+    #[error(transparent)]
+    Object(#[from] ObjectError),
 }
 
 impl ForwardError {
@@ -54,9 +60,10 @@ impl ForwardError {
     pub fn error_type(&self) -> &'static str {
         match self {
             ForwardError::Decode(_) => "DecodeError",
-            ForwardError::Undelivered { .. } | ForwardError::Unfittable { .. } => "DeliveryError",
+            ForwardError::Undelivered { .. } | ForwardError::Unfittable(_) => "DeliveryError",
             ForwardError::DryRunOutput(_) => "OutputError",
             ForwardError::NotKept { .. } => "SpillError",
+            ForwardError::Object(_) => "S3ReadError",
         }
     }
 
@@ -69,6 +76,14 @@ impl ForwardError {
             None => text,
         }
     }
+}
+
+/// A log the shrinker could not make fit: a bug, but never a silent drop.
+#[derive(Debug, Error)]
+#[error("event {event_id} could not be made to fit the intake's limits: {source}")]
+pub struct UnfittableLog {
+    pub event_id: String,
+    pub source: OversizeLog,
 }
 
 /// Where the logs go.
@@ -138,6 +153,10 @@ pub struct Forwarder {
     spill: Option<Arc<SpillStore>>,
     metrics_namespace: String,
     function_name: String,
+    /// With `DD_FETCH_LOG_GROUP_TAGS`: the log groups' tags.
+    group_tags: Option<Arc<GroupTagCache>>,
+    /// The client that reads S3 objects, built on the first S3 event.
+    s3_reader: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
 }
 
 impl Forwarder {
@@ -166,7 +185,15 @@ impl Forwarder {
             spill: None,
             metrics_namespace: config.metrics_namespace.clone(),
             function_name: config.function_name.clone(),
+            group_tags: None,
+            s3_reader: Arc::default(),
         }
+    }
+
+    /// Adds each log group's own tags to its logs.
+    pub fn with_group_tags(mut self, cache: GroupTagCache) -> Self {
+        self.group_tags = Some(Arc::new(cache));
+        self
     }
 
     /// Keeps undelivered logs in `store` instead of failing the invocation,
@@ -232,13 +259,35 @@ impl Forwarder {
     ) -> Result<(), ForwardError> {
         match classify_event(event)? {
             Trigger::CloudWatchLogs { data } => {
-                let all_delivered = self.forward_logs(data, invocation, summary).await?;
+                let all_delivered = self.forward_logs(&data, invocation, summary).await?;
+                drop(data);
                 // Replay only while the intake is healthy: after failures of
                 // its own, this invocation would only spend its time on more.
                 if all_delivered {
                     self.replay_stored(invocation, summary).await;
                 }
                 Ok(())
+            }
+            Trigger::Kinesis { records } => {
+                summary.source = "kinesis".to_owned();
+                let failures = self.forward_records(&records, invocation, summary).await;
+                if failures.is_empty() && summary.stored == 0 {
+                    self.replay_stored(invocation, summary).await;
+                }
+                summary.batch_item_failures = Some(failures);
+                Ok(())
+            }
+            Trigger::S3Objects { objects, ignored } => {
+                summary.source = "s3".to_owned();
+                summary.s3_events_ignored = ignored;
+                if ignored > 0 {
+                    tracing::warn!(
+                        request_id = %invocation.request_id,
+                        ignored,
+                        "S3 records that are not object-created events were skipped"
+                    );
+                }
+                self.forward_objects(&objects, invocation, summary).await
             }
             Trigger::Replay => {
                 summary.source = "replay".to_owned();
@@ -253,80 +302,78 @@ impl Forwarder {
         }
     }
 
-    /// The invocation's own logs. `Ok(true)` when every log was delivered,
-    /// `Ok(false)` when some were kept in S3 instead.
+    /// One subscription document (base64 of gzip), from `awslogs.data` or a
+    /// Kinesis record. `Ok(true)` when every log was delivered, `Ok(false)`
+    /// when some were kept in S3 instead.
     async fn forward_logs(
         &self,
-        data: String,
+        data: &str,
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<bool, ForwardError> {
-        let decompressed = decompress_payload(&data, self.max_decompressed_bytes)?;
-        drop(data);
+        let decompressed = decompress_payload(data, self.max_decompressed_bytes)?;
         let doc = parse_document(&decompressed)?;
         summary.log_group = doc.log_group.to_string();
-        summary.events_in = doc.log_events.len();
+        summary.events_in += doc.log_events.len();
         if doc.is_control_message() {
             summary.control_message = true;
             tracing::debug!(request_id = %invocation.request_id, "CloudWatch Logs control message: nothing to send");
             return Ok(true);
         }
 
+        let origin = LogOrigin::subscription(&doc);
+        let tags = self
+            .group_tags(&doc.owner, &doc.log_group, invocation, summary)
+            .await;
         let shape = self
             .shaper
-            .for_document(&doc, &invocation.invoked_function_arn);
-        summary.source = shape.source().to_owned();
-        let mut batcher = Batcher::new(self.batch_limits);
-        // Room for the `retry:true` tag a replay adds, so a log shrunk to
-        // the limit still fits when it comes back from S3.
-        let max_log = batcher.max_log_bytes() - limits::REPLAY_TAG_ROOM;
-        let mut log = Vec::with_capacity(4096);
-        for event in &doc.log_events {
-            log.clear();
-            shape.write_log(event, event.message.get(), None, &mut log);
-            if log.len() > max_log {
-                let truncation = Truncation {
-                    original_size: log.len(),
-                };
-                let budget = max_log.saturating_sub(shape.envelope_len(event, Some(truncation)));
-                let shrunk = shrink_message(event.message.get(), budget);
-                log.clear();
-                shape.write_log(event, shrunk.message_json(), Some(truncation), &mut log);
-                summary.truncated += 1;
-                // A count, not the names: in a non-standard event the field
-                // names are log content.
-                let removed_fields = match &shrunk {
-                    ShrunkMessage::Event { removed, .. } => removed.len(),
-                    ShrunkMessage::Cut { .. } => 0,
-                };
-                tracing::warn!(
-                    request_id = %invocation.request_id,
-                    event_id = %event.id,
-                    original_bytes = truncation.original_size,
-                    new_bytes = log.len(),
-                    removed_fields,
-                    cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
-                    "log over the intake's per-log limit was shrunk to fit"
-                );
-            }
-            summary.raw_bytes += log.len() as u64;
-            if let Err(e) = batcher.push(&log) {
-                // shrink_message keeps to the budget, so this is a bug; fail
-                // the invocation rather than drop the log.
-                return Err(ForwardError::Unfittable {
-                    event_id: event.id.to_string(),
-                    source: e,
-                });
-            }
+            .for_origin(&origin, &invocation.invoked_function_arn, &tags.tags);
+        if summary.source.is_empty() {
+            summary.source = shape.source().to_owned();
         }
-        let batches = batcher.finish();
-        summary.batches = batches.len();
-        let total = doc.log_events.len();
+        let mut outbox = Outbox::new(self.batch_limits);
+        outbox.push_document(&shape, &doc, invocation, summary)?;
+        self.ship(outbox.finish(), invocation, summary).await
+    }
 
+    /// The log group's tags, when they are fetched.
+    async fn group_tags(
+        &self,
+        owner: &str,
+        log_group: &str,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> GroupTags {
+        let Some(cache) = &self.group_tags else {
+            return GroupTags::default();
+        };
+        let partition = partition_of(&invocation.invoked_function_arn);
+        let tags = cache.lookup(partition, owner, log_group).await;
+        if tags.fetch_failed {
+            summary.tag_fetch_errors += 1;
+        }
+        tags
+    }
+
+    /// Sends `batches` (or writes them, in a dry run), keeping what the
+    /// intake would not take in S3. `Ok(true)` when every log was delivered,
+    /// `Ok(false)` when some were kept instead; an error when some were
+    /// neither.
+    async fn ship(
+        &self,
+        batches: Vec<IntakeBatch>,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> Result<bool, ForwardError> {
+        if batches.is_empty() {
+            return Ok(true);
+        }
+        summary.batches += batches.len();
+        let total: usize = batches.iter().map(IntakeBatch::len).sum();
         let shipper = match &self.destination {
             Destination::DryRun(out) => {
                 write_dry_run(out, &batches).map_err(ForwardError::DryRunOutput)?;
-                summary.logs_forwarded = total;
+                summary.logs_forwarded += total;
                 return Ok(true);
             }
             Destination::Intake(shipper) => shipper,
@@ -437,9 +484,112 @@ fn write_dry_run(out: &Mutex<dyn Write + Send>, batches: &[IntakeBatch]) -> std:
 }
 
 fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
-    summary.logs_forwarded = report.delivered_logs;
-    summary.logs_failed = report.failed_logs();
+    summary.logs_forwarded += report.delivered_logs;
+    summary.logs_failed += report.failed_logs();
     summary.add_traffic(report);
+}
+
+/// Log objects on their way into request bodies: shaped, shrunk when over
+/// the per-log limit (counted and logged, never dropped), and batched.
+struct Outbox {
+    batcher: Batcher,
+    /// The largest log object, with room for the `retry:true` tag a replay
+    /// adds, so a log shrunk to the limit still fits when it comes back.
+    max_log: usize,
+    log: Vec<u8>,
+}
+
+impl Outbox {
+    fn new(batch_limits: BatchLimits) -> Self {
+        let batcher = Batcher::new(batch_limits);
+        let max_log = batcher.max_log_bytes() - limits::REPLAY_TAG_ROOM;
+        Self {
+            batcher,
+            max_log,
+            log: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Adds one log with `message_json` (a JSON string, quotes included).
+    fn push(
+        &mut self,
+        shape: &DocumentShape,
+        key: EventKey<'_>,
+        message_json: &str,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> Result<(), UnfittableLog> {
+        let log = &mut self.log;
+        log.clear();
+        shape.write_log(key, message_json, None, log);
+        if log.len() > self.max_log {
+            let truncation = Truncation {
+                original_size: log.len(),
+            };
+            let budget = self
+                .max_log
+                .saturating_sub(shape.envelope_len(key, Some(truncation)));
+            let shrunk = shrink_message(message_json, budget);
+            log.clear();
+            shape.write_log(key, shrunk.message_json(), Some(truncation), log);
+            summary.truncated += 1;
+            // A count, not the names: in a non-standard event the field
+            // names are log content.
+            let removed_fields = match &shrunk {
+                ShrunkMessage::Event { removed, .. } => removed.len(),
+                ShrunkMessage::Cut { .. } => 0,
+            };
+            tracing::warn!(
+                request_id = %invocation.request_id,
+                event_id = %key.id,
+                original_bytes = truncation.original_size,
+                new_bytes = log.len(),
+                removed_fields,
+                cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
+                "log over the intake's per-log limit was shrunk to fit"
+            );
+        }
+        summary.raw_bytes += log.len() as u64;
+        // shrink_message keeps to the budget, so an error here is a bug;
+        // fail rather than drop the log.
+        self.batcher.push(log).map_err(|source| UnfittableLog {
+            event_id: key.id.to_owned(),
+            source,
+        })
+    }
+
+    /// Adds every event of a subscription document.
+    fn push_document(
+        &mut self,
+        shape: &DocumentShape,
+        doc: &SubscriptionDocument<'_>,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> Result<(), UnfittableLog> {
+        for event in &doc.log_events {
+            self.push(
+                shape,
+                event.into(),
+                event.message.get(),
+                invocation,
+                summary,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Batches already full, to send while more logs are being read.
+    fn take_full(&mut self) -> Vec<IntakeBatch> {
+        self.batcher.take_closed()
+    }
+
+    fn full_batches(&self) -> usize {
+        self.batcher.closed_len()
+    }
+
+    fn finish(self) -> Vec<IntakeBatch> {
+        self.batcher.finish()
+    }
 }
 
 /// The failures worth a line of their own: a refused API key (loud, once

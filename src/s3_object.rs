@@ -1,0 +1,593 @@
+//! Reading an S3 object of audit logs as a stream of JSON values.
+//!
+//! The objects are what Firehose writes from a CloudWatch Logs stream
+//! (subscription documents back to back, gzip members or plain) or JSON
+//! lines of audit events, gzip or not. The body is read chunk by chunk,
+//! inflated a few kilobytes at a time and cut into top-level JSON objects,
+//! so memory holds one value and a chunk, not the object: an object of
+//! hundreds of megabytes costs what its largest document costs.
+
+use std::io::Write;
+use std::ops::Range;
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use flate2::write::MultiGzDecoder;
+use thiserror::Error;
+
+use crate::limits;
+
+/// Why an object could not be read. Messages name the object and the
+/// offset (in the decompressed bytes), never its content.
+#[derive(Debug, Error)]
+pub enum ObjectError {
+    #[error("reading s3://{bucket}/{key} failed: {code}: {detail}")]
+    Get {
+        bucket: String,
+        key: String,
+        code: String,
+        detail: String,
+    },
+    #[error("s3://{bucket}/{key} is not gzip data or JSON from byte {offset}: {detail}")]
+    Gzip {
+        bucket: String,
+        key: String,
+        offset: u64,
+        detail: String,
+    },
+    #[error(
+        "s3://{bucket}/{key} holds something other than JSON objects at byte {offset} (expected CloudWatch Logs documents or JSON lines of audit events)"
+    )]
+    NotObjects {
+        bucket: String,
+        key: String,
+        offset: u64,
+    },
+    #[error("s3://{bucket}/{key} ends inside a JSON value that starts at byte {offset}")]
+    Truncated {
+        bucket: String,
+        key: String,
+        offset: u64,
+    },
+    #[error(
+        "s3://{bucket}/{key} holds a JSON value over {limit} bytes at byte {offset} (DD_MAX_DECOMPRESSED_BYTES); refused"
+    )]
+    ValueTooLarge {
+        bucket: String,
+        key: String,
+        offset: u64,
+        limit: usize,
+    },
+    #[error("s3://{bucket}/{key}: the value at byte {offset} is not usable: {detail}")]
+    Value {
+        bucket: String,
+        key: String,
+        offset: u64,
+        detail: String,
+    },
+}
+
+/// Finds where each top-level JSON object ends in a growing buffer,
+/// remembering its place between calls so no byte is scanned twice.
+/// Values may be separated by whitespace (JSON lines) or by nothing
+/// (Firehose's concatenated documents).
+#[derive(Debug, Default)]
+pub struct ValueSplitter {
+    /// Next byte to look at.
+    pos: usize,
+    /// Start of the value being scanned, if one has begun.
+    start: Option<usize>,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+/// What the splitter saw.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Split {
+    /// A complete value.
+    Value(Range<usize>),
+    /// More bytes are needed.
+    Incomplete,
+    /// A byte that cannot start a JSON object, at this position.
+    NotObject(usize),
+}
+
+impl ValueSplitter {
+    pub fn scan(&mut self, buf: &[u8]) -> Split {
+        while self.pos < buf.len() {
+            let b = buf[self.pos];
+            self.pos += 1;
+            let Some(start) = self.start else {
+                match b {
+                    b' ' | b'\t' | b'\r' | b'\n' => continue,
+                    b'{' => {
+                        self.start = Some(self.pos - 1);
+                        self.depth = 1;
+                        continue;
+                    }
+                    _ => return Split::NotObject(self.pos - 1),
+                }
+            };
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        self.start = None;
+                        return Split::Value(start..self.pos);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Split::Incomplete
+    }
+
+    /// Where the unfinished value begins (or the scan position, between
+    /// values): bytes before it are no longer needed.
+    pub fn keep_from(&self) -> usize {
+        self.start.unwrap_or(self.pos)
+    }
+
+    /// The buffer lost its first `n` bytes.
+    pub fn shift(&mut self, n: usize) {
+        self.pos -= n;
+        if let Some(start) = &mut self.start {
+            *start -= n;
+        }
+    }
+
+    /// A value has begun and not ended.
+    pub fn in_value(&self) -> bool {
+        self.start.is_some()
+    }
+}
+
+/// An object being read.
+pub struct ObjectReader {
+    bucket: String,
+    key: String,
+    body: ByteStream,
+    /// Compressed (or plain) bytes received and not yet fed on.
+    pending: Bytes,
+    /// `None` until the first bytes tell whether the object is gzip.
+    gzip: Option<Option<MultiGzDecoder<Vec<u8>>>>,
+    /// Decompressed bytes from the start of the unfinished value on.
+    buf: Vec<u8>,
+    /// Offset of `buf[0]` in the decompressed object.
+    base: u64,
+    splitter: ValueSplitter,
+    max_value_bytes: usize,
+    /// The body has ended.
+    done: bool,
+    /// The decompressor was told the input ended.
+    finished: bool,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectReader {
+    /// Starts reading `s3://bucket/key`.
+    pub async fn open(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        max_value_bytes: usize,
+    ) -> Result<Self, ObjectError> {
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| ObjectError::Get {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                code: e.code().unwrap_or("none").to_owned(),
+                detail: DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(Self::from_body(bucket, key, object.body, max_value_bytes))
+    }
+
+    pub fn from_body(bucket: &str, key: &str, body: ByteStream, max_value_bytes: usize) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            body,
+            pending: Bytes::new(),
+            gzip: None,
+            buf: Vec::new(),
+            base: 0,
+            splitter: ValueSplitter::default(),
+            max_value_bytes,
+            done: false,
+            finished: false,
+        }
+    }
+
+    /// The next top-level JSON object and its offset in the decompressed
+    /// object, or `None` at the end.
+    pub async fn next_value(&mut self) -> Result<Option<(u64, &[u8])>, ObjectError> {
+        loop {
+            match self.splitter.scan(&self.buf) {
+                Split::Value(range) => {
+                    let offset = self.base + range.start as u64;
+                    if range.len() > self.max_value_bytes {
+                        return Err(ObjectError::ValueTooLarge {
+                            bucket: self.bucket.clone(),
+                            key: self.key.clone(),
+                            offset,
+                            limit: self.max_value_bytes,
+                        });
+                    }
+                    return Ok(Some((offset, &self.buf[range])));
+                }
+                Split::NotObject(at) => {
+                    return Err(ObjectError::NotObjects {
+                        bucket: self.bucket.clone(),
+                        key: self.key.clone(),
+                        offset: self.base + at as u64,
+                    });
+                }
+                Split::Incomplete => {}
+            }
+            // Drop what is behind the unfinished value before reading more.
+            let keep = self.splitter.keep_from();
+            self.buf.drain(..keep);
+            self.splitter.shift(keep);
+            self.base += keep as u64;
+            if self.buf.len() > self.max_value_bytes {
+                return Err(ObjectError::ValueTooLarge {
+                    bucket: self.bucket.clone(),
+                    key: self.key.clone(),
+                    offset: self.base,
+                    limit: self.max_value_bytes,
+                });
+            }
+            if !self.fill().await? {
+                if self.splitter.in_value() {
+                    return Err(ObjectError::Truncated {
+                        bucket: self.bucket.clone(),
+                        key: self.key.clone(),
+                        offset: self.base,
+                    });
+                }
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Adds at most one feed of decompressed bytes to `buf`; `false` at
+    /// the end of the object.
+    async fn fill(&mut self) -> Result<bool, ObjectError> {
+        while self.pending.is_empty() || (self.gzip.is_none() && self.pending.len() < 2) {
+            if self.done {
+                break;
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => {
+                    if self.pending.is_empty() {
+                        self.pending = chunk;
+                    } else {
+                        let mut joined = Vec::with_capacity(self.pending.len() + chunk.len());
+                        joined.extend_from_slice(&self.pending);
+                        joined.extend_from_slice(&chunk);
+                        self.pending = Bytes::from(joined);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(ObjectError::Get {
+                        bucket: self.bucket.clone(),
+                        key: self.key.clone(),
+                        code: "ReadBody".to_owned(),
+                        detail: DisplayErrorContext(&e).to_string(),
+                    });
+                }
+                None => self.done = true,
+            }
+        }
+        let gzip = self
+            .gzip
+            .get_or_insert_with(|| match self.pending.get(..2) {
+                Some([0x1f, 0x8b]) => Some(MultiGzDecoder::new(Vec::new())),
+                _ => None,
+            });
+        let input = if self.pending.is_empty() {
+            // The end of the object: once more to the decompressor, which
+            // fails here on a stream cut short.
+            if gzip.is_none() || self.finished {
+                return Ok(false);
+            }
+            self.finished = true;
+            None
+        } else {
+            Some(
+                self.pending
+                    .split_to(self.pending.len().min(limits::S3_FEED_BYTES)),
+            )
+        };
+        let before = self.buf.len();
+        inflate(gzip.as_mut(), input.as_deref(), &mut self.buf).map_err(|e| ObjectError::Gzip {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            offset: self.base + before as u64,
+            detail: e.to_string(),
+        })?;
+        Ok(input.is_some() || self.buf.len() > before)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// An error about the value at `offset`.
+    pub fn value_error(&self, offset: u64, detail: String) -> ObjectError {
+        ObjectError::Value {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            offset,
+            detail,
+        }
+    }
+}
+
+/// Appends what `input` inflates to (or, for a plain object, `input`
+/// itself) to `out`; `None` ends the compressed stream.
+fn inflate(
+    decoder: Option<&mut MultiGzDecoder<Vec<u8>>>,
+    input: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let Some(decoder) = decoder else {
+        out.extend_from_slice(input.unwrap_or_default());
+        return Ok(());
+    };
+    match input {
+        Some(bytes) => {
+            decoder.write_all(bytes)?;
+            decoder.flush()?;
+        }
+        None => decoder.try_finish()?,
+    }
+    let inflated = decoder.get_mut();
+    out.extend_from_slice(inflated);
+    inflated.clear();
+    Ok(())
+}
+
+/// Epoch milliseconds of an RFC 3339 time as the API server writes it
+/// (`2026-11-26T10:00:00.123456Z`, or with a `+hh:mm` offset).
+pub fn rfc3339_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b[i] == b'.' {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let frac = &s[i + 1..i + 1 + digits.min(3)];
+        millis = frac.parse::<i64>().ok()? * 10i64.pow(3 - frac.len() as u32);
+        i += 1 + digits;
+    }
+    let offset_minutes = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let d = |x: u8| i64::from(x - b'0');
+            let minutes = (d(*h1) * 10 + d(*h2)) * 60 + d(*m1) * 10 + d(*m2);
+            if *sign == b'-' { -minutes } else { minutes }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1_000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use proptest::prelude::*;
+
+    /// Values of `input` fed `step` bytes at a time, or the absolute
+    /// offset of a byte that cannot start one.
+    fn split_all(input: &[u8], step: usize) -> Result<Vec<String>, usize> {
+        let mut splitter = ValueSplitter::default();
+        let mut buf = Vec::new();
+        let mut base = 0;
+        let mut out = Vec::new();
+        for chunk in input.chunks(step.max(1)) {
+            buf.extend_from_slice(chunk);
+            loop {
+                match splitter.scan(&buf) {
+                    Split::Value(r) => out.push(String::from_utf8(buf[r].to_vec()).unwrap()),
+                    Split::NotObject(at) => return Err(base + at),
+                    Split::Incomplete => break,
+                }
+            }
+            let keep = splitter.keep_from();
+            buf.drain(..keep);
+            splitter.shift(keep);
+            base += keep;
+        }
+        assert!(!splitter.in_value(), "input ends inside a value");
+        Ok(out)
+    }
+
+    #[test]
+    fn splits_json_lines_and_concatenated_documents() {
+        let input = br#"{"a":"}{\"x"}{"b":[1,{"c":"]"}]}
+ {"d":"\\"}
+{"e":{}}"#;
+        for step in [1, 2, 7, 1000] {
+            assert_eq!(
+                split_all(input, step).unwrap(),
+                vec![
+                    r#"{"a":"}{\"x"}"#,
+                    r#"{"b":[1,{"c":"]"}]}"#,
+                    r#"{"d":"\\"}"#,
+                    r#"{"e":{}}"#
+                ]
+            );
+        }
+        assert_eq!(split_all(b"{}\nnot json", 3), Err(3));
+        assert_eq!(split_all(b"[1,2]", 3), Err(0));
+    }
+
+    proptest! {
+        /// Any sequence of JSON objects, whatever their content and however
+        /// the bytes arrive, comes back value by value.
+        #[test]
+        fn splitting_is_independent_of_chunking(
+            values in proptest::collection::vec(
+                proptest::collection::btree_map("[a-z\"\\\\{}\\[\\]é ]{0,6}", "[a-z\"\\\\{}\\[\\]é ]{0,6}", 0..4), 1..6),
+            step in 1usize..40,
+            newline in any::<bool>(),
+        ) {
+            let texts: Vec<String> = values.iter().map(|v| serde_json::to_string(v).unwrap()).collect();
+            let joined = texts.join(if newline { "\n" } else { "" });
+            prop_assert_eq!(split_all(joined.as_bytes(), step).unwrap(), texts);
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_gzip_members_and_plain_bodies() {
+        let text = "{\"n\":1}\n{\"n\":2}{\"n\":3}\n";
+        let mut gz = Vec::new();
+        for part in [&text[..8], &text[8..]] {
+            let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+            enc.write_all(part.as_bytes()).unwrap();
+            gz.extend(enc.finish().unwrap());
+        }
+        for body in [gz, text.as_bytes().to_vec()] {
+            let mut reader = ObjectReader::from_body("b", "k", ByteStream::from(body), 1 << 20);
+            let mut seen = Vec::new();
+            while let Some((offset, value)) = reader.next_value().await.unwrap() {
+                seen.push((offset, String::from_utf8(value.to_vec()).unwrap()));
+            }
+            assert_eq!(
+                seen,
+                vec![
+                    (0, "{\"n\":1}".to_owned()),
+                    (8, "{\"n\":2}".to_owned()),
+                    (15, "{\"n\":3}".to_owned())
+                ]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_objects_are_named_errors() {
+        let read_all = |body: Vec<u8>, max: usize| async move {
+            let mut reader = ObjectReader::from_body("b", "k", ByteStream::from(body), max);
+            while reader.next_value().await?.is_some() {}
+            Ok::<(), ObjectError>(())
+        };
+        let err = read_all(b"{\"a\":1}\nplain text".to_vec(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ObjectError::NotObjects { offset: 8, .. }),
+            "{err}"
+        );
+        let err = read_all(b"{\"a\":\"unterminated".to_vec(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ObjectError::Truncated { offset: 0, .. }),
+            "{err}"
+        );
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(5000));
+        let err = read_all(big.into_bytes(), 4096).await.unwrap_err();
+        assert!(matches!(err, ObjectError::ValueTooLarge { .. }), "{err}");
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&b"{\"a\":1}".repeat(1000)).unwrap();
+        let gz = enc.finish().unwrap();
+        let err = read_all(gz[..gz.len() / 2].to_vec(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ObjectError::Gzip { .. } | ObjectError::Truncated { .. }
+            ),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("\"a\""), "{err}");
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_millis("2026-11-26T10:00:00.123456Z"),
+            Some(1_795_687_200_123)
+        );
+        assert_eq!(
+            rfc3339_millis("2026-11-26T12:00:00.5+02:00"),
+            Some(1_795_687_200_500)
+        );
+        assert_eq!(
+            rfc3339_millis("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000)
+        );
+        assert_eq!(rfc3339_millis("2026-13-01T00:00:00Z"), None);
+        assert_eq!(rfc3339_millis("yesterday"), None);
+        assert_eq!(rfc3339_millis("2026-11-26T10:00:00."), None);
+        assert_eq!(rfc3339_millis("2026-11-26T10:00:00Zjunk"), None);
+    }
+}
