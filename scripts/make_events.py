@@ -6,6 +6,9 @@ to the ``eks-audit-forwarder`` Lambda function::
 
     {"awslogs": {"data": "<base64 of gzip of the subscription document>"}}
 
+It also writes sample events of the Kinesis and S3 triggers, and the S3
+objects they name (``events/s3/``).
+
 The documents hold realistic Amazon EKS control-plane logs of a cluster named
 ``demo``: Kubernetes audit events (``kube-apiserver-audit-*`` stream), plain
 klog / logrus lines of the other control-plane streams, a CloudWatch Logs
@@ -1069,6 +1072,117 @@ def lambda_event(document: dict[str, Any]) -> bytes:
     return (json.dumps({"awslogs": {"data": data}}, indent=2) + "\n").encode("utf-8")
 
 
+# --- Kinesis and S3 triggers ---------------------------------------------------
+
+KINESIS_STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/eks-demo-audit"
+ARCHIVE_BUCKET = "demo-eks-audit-archive"
+FIREHOSE_KEY = "firehose/2026/11/26/10/eks-demo-audit-1-2026-11-26-10-00-00-5f0c1d2e.gz"
+LINES_KEY = "audit lines/demo/2026-11-26T10.jsonl"
+
+
+def sequence_number(index: int) -> str:
+    """A 56-digit Kinesis sequence number, increasing with ``index``."""
+    return str(49_657_043_291_130_548_283_614_302_118_460_071_094_251_760_136_742_600_000 + index * 1_000_000)
+
+
+def kinesis_record(index: int, payload: bytes) -> dict[str, Any]:
+    seq = sequence_number(index)
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": hashlib.sha256(f"partition/{index}".encode()).hexdigest()[:32],
+            "sequenceNumber": seq,
+            "data": base64.b64encode(payload).decode("ascii"),
+            "approximateArrivalTimestamp": (BASE_MS + 1_000 + index) / 1000,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"shardId-000000000000:{seq}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/eks-audit-forwarder",
+        "awsRegion": REGION,
+        "eventSourceARN": KINESIS_STREAM_ARN,
+    }
+
+
+def gz(document: dict[str, Any]) -> bytes:
+    return gzip.compress(compact(document).encode("utf-8"), mtime=0)
+
+
+def kinesis_event(payloads: list[bytes]) -> bytes:
+    records = [kinesis_record(i, p) for i, p in enumerate(payloads)]
+    return (json.dumps({"Records": records}, indent=2) + "\n").encode("utf-8")
+
+
+def kinesis_documents() -> list[dict[str, Any]]:
+    """What CloudWatch Logs puts on the stream: a control message when the
+    subscription is created, then the audit events in two documents."""
+    events = audit_sample_events()
+    return [control_document(), audit_document(events[:6]), audit_document(events[6:])]
+
+
+def firehose_object() -> bytes:
+    """What Firehose writes to S3 from a CloudWatch Logs stream without
+    decompression: the gzip records, concatenated (a multi-member gzip)."""
+    return b"".join(gz(doc) for doc in kinesis_documents())
+
+
+def audit_lines_object() -> bytes:
+    """JSON lines of audit events, as an audit webhook or an export writes them."""
+    return "".join(compact(event) + "\n" for _, event in audit_sample_events()).encode("utf-8")
+
+
+def s3_notification(bucket: str, key: str, size: int) -> bytes:
+    from urllib.parse import quote_plus
+
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": "2026-11-26T10:05:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AROAEXAMPLEFIREHOSE"},
+        "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+        "responseElements": {"x-amz-request-id": "5F0C1D2E3F405162", "x-amz-id-2": "example"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "eks-audit-forwarder",
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "A3EXAMPLE"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
+            # S3 notifications carry the key form-encoded.
+            "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": "0" * 32, "sequencer": "0067455A3C1E2F3A4B"},
+        },
+    }
+    return (json.dumps({"Records": [record]}, indent=2) + "\n").encode("utf-8")
+
+
+def s3_eventbridge(bucket: str, key: str, size: int) -> bytes:
+    event = {
+        "version": "0",
+        "id": str(fixed_uuid("eventbridge/object-created")),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": "2026-11-26T10:05:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            # EventBridge carries the key as it is.
+            "object": {"key": key, "size": size, "etag": "0" * 32, "sequencer": "0067455A3C1E2F3A4C"},
+            "request-id": "5F0C1D2E3F405163",
+            "requester": ACCOUNT,
+            "source-ip-address": "10.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+    return (json.dumps(event, indent=2) + "\n").encode("utf-8")
+
+
 README = """\
 # Sample Lambda events
 
@@ -1084,6 +1198,16 @@ and for tests. Generated by `scripts/make_events.py`; do not edit by hand.
 - `eks-kube-scheduler.json`: scheduler klog lines (stream `kube-scheduler-*`). Forwarded with `ddsource:kube_scheduler`.
 - `control-message.json`: a CloudWatch Logs `CONTROL_MESSAGE` (destination health check). Skipped: nothing is sent.
 - `eks-audit-oversize.json`: two audit events, a small `get` and a RequestResponse `list` of pods whose message is about 1.4 MB. The forwarder removes the big event's `responseObject` so the log fits the intake's 1,000,000-byte per-log limit, and the log carries `"truncated": true`; the small event is forwarded as is.
+
+Other triggers:
+
+- `kinesis.json`: a Kinesis Data Streams batch of three records, each a gzip CloudWatch Logs document as a subscription to a stream writes them: a control message, then the 11 audit events of `eks-audit.json` in two documents (6 and 5). The response is `{"batchItemFailures":[]}`.
+- `kinesis-bad-record.json`: two records, the first of which is not gzip. The first record's sequence number comes back in `batchItemFailures`; the second record's 5 events are forwarded.
+- `s3-firehose-object.json`: an S3 `ObjectCreated:Put` notification for `s3://demo-eks-audit-archive/firehose/...gz`, the object in `s3/firehose-eks-audit.gz`: the three documents of `kinesis.json` as Firehose writes them (gzip members back to back).
+- `s3-audit-lines-eventbridge.json`: an EventBridge `Object Created` event for `s3://demo-eks-audit-archive/audit lines/demo/2026-11-26T10.jsonl`, the object in `s3/eks-audit.jsonl`: the 11 audit events as JSON lines. (The notification form encodes the space in the key; EventBridge does not.)
+
+To run the S3 events, put the objects in a bucket first (the tests use moto's
+server), for example `aws s3 cp events/s3/eks-audit.jsonl "s3://demo-eks-audit-archive/audit lines/demo/2026-11-26T10.jsonl"`.
 
 Regenerate with `python3 scripts/make_events.py`; check that the files are up
 to date with `python3 scripts/make_events.py --check` (exits 1 and names the
@@ -1110,6 +1234,14 @@ def build() -> dict[str, bytes]:
         "eks-kube-scheduler.json": lambda_event(data_document(SCHEDULER_STREAM, scheduler_lines())),
         "control-message.json": lambda_event(control_document()),
         "eks-audit-oversize.json": lambda_event(audit_document(oversize)),
+        "kinesis.json": kinesis_event([gz(doc) for doc in kinesis_documents()]),
+        "kinesis-bad-record.json": kinesis_event(
+            [b"this record is not gzip", gz(kinesis_documents()[2])]
+        ),
+        "s3/firehose-eks-audit.gz": firehose_object(),
+        "s3/eks-audit.jsonl": audit_lines_object(),
+        "s3-firehose-object.json": s3_notification(ARCHIVE_BUCKET, FIREHOSE_KEY, len(firehose_object())),
+        "s3-audit-lines-eventbridge.json": s3_eventbridge(ARCHIVE_BUCKET, LINES_KEY, len(audit_lines_object())),
         "README.md": README.encode("utf-8"),
     }
 
@@ -1118,11 +1250,25 @@ def decoded(content: bytes) -> Any:
     """What a file means, for --check: the subscription document inside a
     Lambda event, or the text itself. Compressed bytes are not compared, as
     another zlib (zlib-ng, say) compresses the same document differently."""
+    if content[:2] == b"\x1f\x8b":
+        return gzip.decompress(content)
     try:
         event = json.loads(content)
-        return json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
-    except (ValueError, KeyError, TypeError, OSError):
+    except ValueError:
         return content
+    if not isinstance(event, dict):
+        return content
+    if "awslogs" in event:
+        return json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    records = event.get("Records")
+    if isinstance(records, list) and records and "kinesis" in records[0]:
+        out = []
+        for record in records:
+            raw = base64.b64decode(record["kinesis"]["data"])
+            out.append(json.loads(gzip.decompress(raw)) if raw[:2] == b"\x1f\x8b" else raw)
+            record["kinesis"]["data"] = None
+        return [event, out]
+    return event
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1154,6 +1300,7 @@ def main(argv: list[str] | None = None) -> int:
     EVENTS_DIR.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         path = EVENTS_DIR / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_file() and path.read_bytes() == content:
             print(f"unchanged: events/{name}")
             continue

@@ -56,13 +56,21 @@ pub async fn invoke_files(forwarder: &Forwarder, files: &[PathBuf]) -> usize {
             }
         }
     }
+    if let Some(kb) = peak_memory_kb() {
+        eprintln!("peak memory: {} MB", kb / 1024);
+    }
     failures
 }
 
+/// The process's peak resident memory (`VmHWM`), where Linux tells it.
+/// Lambda reports the same figure as "Max Memory Used".
+fn peak_memory_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn describe(s: &InvocationSummary) -> String {
-    if s.control_message {
-        return "a CloudWatch Logs control message: nothing to send".to_owned();
-    }
     if let Some(failures) = &s.batch_item_failures {
         let ids: Vec<&str> = failures
             .iter()
@@ -78,6 +86,9 @@ fn describe(s: &InvocationSummary) -> String {
             "{} S3 objects read ({} other S3 records skipped), {} events, {} logs forwarded in {} batches, {} kept in S3",
             s.objects_read, s.s3_events_ignored, s.events_in, s.logs_forwarded, s.batches, s.stored
         );
+    }
+    if s.control_message {
+        return "a CloudWatch Logs control message: nothing to send".to_owned();
     }
     if s.source == "replay" {
         return format!(

@@ -50,6 +50,8 @@ fn every_sample_event_runs_as_a_dry_run() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".json"))
+        // The Kinesis and S3 events run in tests/triggers.rs.
+        .filter(|n| !n.starts_with("kinesis") && !n.starts_with("s3-"))
         .collect();
     files.sort();
     let mut listed: Vec<String> = expected.iter().map(|(f, _, _)| f.to_string()).collect();

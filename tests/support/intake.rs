@@ -29,6 +29,9 @@ pub struct IntakeContract {
     pub max_log_bytes: usize,
     /// A batch holding a log whose message contains this is answered 400.
     pub poison: Option<String>,
+    /// Keep every accepted log for the test to look at; off for tests
+    /// that send hundreds of megabytes and only count.
+    pub keep_logs: bool,
 }
 
 impl Default for IntakeContract {
@@ -39,6 +42,7 @@ impl Default for IntakeContract {
             max_entries: 1_000,
             max_log_bytes: 1_000_000,
             poison: None,
+            keep_logs: true,
         }
     }
 }
@@ -90,6 +94,8 @@ struct State {
     injected: usize,
     requests: Vec<SeenRequest>,
     accepted: Vec<Vec<Value>>,
+    accepted_count: usize,
+    keep_logs: bool,
     oversize_logs: usize,
 }
 
@@ -111,7 +117,10 @@ impl IntakeEmulator {
     pub async fn start(contract: IntakeContract) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            keep_logs: contract.keep_logs,
+            ..State::default()
+        }));
         let changed = Arc::new(Notify::new());
         let (st, ch, ct) = (state.clone(), changed.clone(), contract.clone());
         let server = tokio::spawn(async move {
@@ -183,6 +192,11 @@ impl IntakeEmulator {
 
     pub fn accepted_batches(&self) -> Vec<Vec<Value>> {
         self.state.lock().unwrap().accepted.clone()
+    }
+
+    /// How many logs were accepted, kept or not.
+    pub fn accepted_count(&self) -> usize {
+        self.state.lock().unwrap().accepted_count
     }
 
     pub fn oversize_logs(&self) -> usize {
@@ -324,7 +338,10 @@ fn record(
     st.requests.push(seen);
     st.oversize_logs += oversize;
     if let Some(logs) = accepted {
-        st.accepted.push(logs);
+        st.accepted_count += logs.len();
+        if st.keep_logs {
+            st.accepted.push(logs);
+        }
     }
     drop(st);
     changed.notify_waiters();
