@@ -78,15 +78,6 @@ impl LogShaper {
         }
     }
 
-    /// Serializes everything shared by the events of a subscription document.
-    pub fn for_document(
-        &self,
-        doc: &SubscriptionDocument<'_>,
-        invoked_function_arn: &str,
-    ) -> DocumentShape {
-        self.for_origin(&LogOrigin::subscription(doc), invoked_function_arn, &[])
-    }
-
     /// Serializes everything shared by the logs of one origin;
     /// `group_tags` (already in Datadog form) are appended to `ddtags`.
     pub fn for_origin(
@@ -297,7 +288,7 @@ mod tests {
 
     fn shape_one(cfg: &Config, doc: &str, arn: &str) -> serde_json::Value {
         let doc = parse_document(doc.as_bytes()).unwrap();
-        let shape = LogShaper::new(cfg).for_document(&doc, arn);
+        let shape = LogShaper::new(cfg).for_origin(&LogOrigin::subscription(&doc), arn, &[]);
         let mut out = Vec::new();
         let ev = &doc.log_events[0];
         shape.write_log(ev.into(), ev.message.get(), None, &mut out);
@@ -363,7 +354,8 @@ mod tests {
     #[test]
     fn message_is_spliced_byte_for_byte() {
         let doc = parse_document(DOC.as_bytes()).unwrap();
-        let shape = LogShaper::new(&config(&[])).for_document(&doc, "");
+        let shape =
+            LogShaper::new(&config(&[])).for_origin(&LogOrigin::subscription(&doc), "", &[]);
         let mut out = Vec::new();
         shape.write_log(
             (&doc.log_events[0]).into(),
@@ -402,7 +394,8 @@ mod tests {
     #[test]
     fn truncation_marks_the_object() {
         let doc = parse_document(DOC.as_bytes()).unwrap();
-        let shape = LogShaper::new(&config(&[])).for_document(&doc, "");
+        let shape =
+            LogShaper::new(&config(&[])).for_origin(&LogOrigin::subscription(&doc), "", &[]);
         let mut out = Vec::new();
         let t = Some(Truncation {
             original_size: 1_234_567,

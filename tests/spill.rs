@@ -85,17 +85,7 @@ fn arrivals(intake: &IntakeEmulator) -> BTreeMap<String, usize> {
 }
 
 async fn stored_logs(s3: &aws_sdk_s3::Client, key: &str) -> Vec<Value> {
-    let object = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    let gz = object.body.collect().await.unwrap().into_bytes();
-    let mut json = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
-    serde_json::from_slice(&json).unwrap()
+    serde_json::from_value(support::moto::read_gzip_json(s3, BUCKET, key).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

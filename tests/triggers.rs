@@ -129,6 +129,47 @@ async fn kinesis_batches_answer_with_partial_batch_responses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_bucket_an_undecodable_record_is_kept_not_retried() {
+    let moto = Moto::start();
+    let s3 = moto.create_bucket("failed-logs").await;
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = intake_vars(&intake);
+    vars.extend(moto.env());
+    vars.push(("DD_STORE_FAILED_EVENTS", "true".into()));
+    vars.push(("DD_S3_BUCKET_NAME", "failed-logs".into()));
+    let _process = start(&runtime, &vars);
+
+    let response = invoke(
+        &mut runtime,
+        "kept",
+        read_sample("kinesis-bad-record.json"),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+    assert_eq!(intake.accepted_logs().len(), 5);
+
+    let keys = support::moto::list_keys(&s3, "failed-logs", "dead_letter/").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let kept = support::moto::read_gzip_json(&s3, "failed-logs", &keys[0]).await;
+    let event: Value = serde_json::from_slice(&read_sample("kinesis-bad-record.json")).unwrap();
+    let record = &event["Records"][0]["kinesis"];
+    assert_eq!(
+        kept[0]["kinesis"]["sequenceNumber"],
+        record["sequenceNumber"]
+    );
+    assert_eq!(kept[0]["kinesis"]["data"], record["data"]);
+    assert!(kept[0]["error"].as_str().unwrap().contains("not gzip"));
+    // Nothing of it is replayed: dead letters are for people to look at.
+    assert!(
+        support::moto::list_keys(&s3, "failed-logs", "failed_events/")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kinesis_records_that_cannot_be_delivered_are_reported_for_retry() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     intake.set_down(Some(Fault::Status(503)));

@@ -8,15 +8,19 @@
 //! when Lambda gives up on a batch after `MaximumRetryAttempts`, the
 //! records after a failed one must already have gone out.
 //!
-//! An undecodable record (bad base64, gzip or document) is named too, and
-//! logged with its sequence number. Retrying cannot fix it, but the retry
-//! budget bounds it: after `MaximumRetryAttempts` (or `MaximumRecordAgeInSeconds`)
-//! Lambda sends the batch's shard and sequence numbers to the on-failure
-//! destination and the shard moves on. The record itself stays readable in
-//! the stream for its retention period.
+//! An undecodable record (bad base64, gzip or document) is logged with its
+//! sequence number. Retrying cannot fix it, so with `DD_STORE_FAILED_EVENTS`
+//! its data is kept in the bucket under `dead_letter/` (never replayed) and
+//! it is not reported. Without a bucket, or if that write fails, it is named
+//! in `batchItemFailures`: after `MaximumRetryAttempts` (or
+//! `MaximumRecordAgeInSeconds`) Lambda sends the batch's shard and sequence
+//! numbers to the on-failure destination and the shard moves on; the record
+//! stays readable in the stream for its retention period.
 
-use crate::forward::{ForwardError, Forwarder, Invocation};
+use crate::batch::IntakeBatch;
+use crate::forward::{ForwardError, Forwarder, Invocation, spill_write_deadline};
 use crate::metrics::{BatchItemFailure, InvocationSummary};
+use crate::spill::{SpillKind, SpillReason};
 use crate::trigger::KinesisRecord;
 
 impl Forwarder {
@@ -36,6 +40,9 @@ impl Forwarder {
             let undecodable = matches!(e, ForwardError::Decode(_));
             if undecodable {
                 summary.records_undecodable += 1;
+                if self.keep_undecodable(record, &e, invocation, summary).await {
+                    continue;
+                }
             }
             tracing::error!(
                 request_id = %invocation.request_id,
@@ -51,5 +58,66 @@ impl Forwarder {
         }
         summary.records_failed = failures.len();
         failures
+    }
+
+    /// Keeps an undecodable record's data in the bucket's dead letters, as
+    /// one object naming its sequence number and what was wrong. `true` when
+    /// it is kept.
+    async fn keep_undecodable(
+        &self,
+        record: &KinesisRecord,
+        error: &ForwardError,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) -> bool {
+        let Some(store) = &self.spill else {
+            return false;
+        };
+        let entry = serde_json::json!({
+            "id": record.sequence_number,
+            "undecodable": true,
+            "error": error.error_message(),
+            "kinesis": {"sequenceNumber": record.sequence_number, "data": record.data},
+        });
+        let entry = serde_json::to_vec(&entry).expect("a JSON value serializes");
+        let reason = SpillReason {
+            last_error: "undecodable Kinesis record".to_owned(),
+            attempts: 0,
+            answer: None,
+        };
+        let batch = IntakeBatch::from_logs([entry.as_slice()]);
+        let deadline = spill_write_deadline(invocation);
+        match store
+            .store(
+                SpillKind::DeadLetter,
+                &batch,
+                &reason,
+                &invocation.request_id,
+                deadline,
+            )
+            .await
+        {
+            Ok(key) => {
+                summary.dead_lettered += 1;
+                tracing::error!(
+                    request_id = %invocation.request_id,
+                    sequence_number = %record.sequence_number,
+                    error = %error.error_message(),
+                    bucket = store.bucket(),
+                    key = %key,
+                    "undecodable Kinesis record kept in S3 (dead letter); not retried"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    request_id = %invocation.request_id,
+                    sequence_number = %record.sequence_number,
+                    error = %e,
+                    "keeping an undecodable Kinesis record in S3 failed"
+                );
+                false
+            }
+        }
     }
 }

@@ -465,7 +465,7 @@ fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
     Duration::from_millis(deadline_ms - now_ms)
 }
 
-fn spill_write_deadline(invocation: &Invocation) -> Instant {
+pub(crate) fn spill_write_deadline(invocation: &Invocation) -> Instant {
     invocation
         .deadline
         .checked_sub(limits::SPILL_DEADLINE_MARGIN)

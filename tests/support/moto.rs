@@ -121,3 +121,18 @@ pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> V
     }
     keys
 }
+
+/// A stored object that is gzip of JSON (how the spill store writes), parsed.
+pub async fn read_gzip_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_json::Value {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get object from moto");
+    let gz = object.body.collect().await.unwrap().into_bytes();
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
