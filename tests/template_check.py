@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from cfnlint.decode import decode
@@ -18,12 +19,204 @@ ROOT = Path(__file__).resolve().parent.parent
 # Variables the template must set for the function to start under Lambda.
 REQUIRED_ONE_OF = {"DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_API_KEY"}
 
+# Parameter values to resolve the template's conditions with: each trigger,
+# with and without an S3 source bucket.
+SCENARIOS = [
+    {"Trigger": trigger, "S3SourceBucketName": bucket}
+    for trigger in ("Subscription", "KinesisNewStream", "KinesisExistingStream")
+    for bucket in ("", "demo-eks-audit-archive")
+]
+KINESIS_READ = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
+NO_VALUE = object()
+
 
 def variables_the_code_reads() -> set[str]:
     names: set[str] = set()
     for path in (ROOT / "src").rglob("*.rs"):
         names.update(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', path.read_text()))
     return names
+
+
+def condition_values(template: dict, params: dict[str, str]) -> dict[str, bool]:
+    """Every condition of the template, for these parameter values (defaults
+    for the others)."""
+    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    values.update(params)
+    conditions = template.get("Conditions", {})
+    done: dict[str, bool] = {}
+
+    def arg(node):
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return values[node["Ref"]]
+        return str(node)
+
+    def truth(node) -> bool:
+        (fn, args), = node.items()
+        if fn == "Condition":
+            if args not in done:
+                done[args] = truth(conditions[args])
+            return done[args]
+        if fn == "Fn::Equals":
+            return arg(args[0]) == arg(args[1])
+        if fn == "Fn::Not":
+            return not truth(args[0])
+        if fn == "Fn::And":
+            return all(truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(truth(a) for a in args)
+        raise ValueError(f"condition function {fn} is not understood here")
+
+    return {name: truth({"Condition": name}) for name in conditions}
+
+
+def resolved(node, conditions: dict[str, bool]):
+    """`node` with every Fn::If decided and AWS::NoValue dropped."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, yes, no = node["Fn::If"]
+            return resolved(yes if conditions[name] else no, conditions)
+        if node == {"Ref": "AWS::NoValue"}:
+            return NO_VALUE
+        out = {k: resolved(v, conditions) for k, v in node.items()}
+        return {k: v for k, v in out.items() if v is not NO_VALUE}
+    if isinstance(node, list):
+        out = [resolved(v, conditions) for v in node]
+        return [v for v in out if v is not NO_VALUE]
+    return node
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(function_props: dict) -> list[dict]:
+    """The statements of the function's inline policies (SAM policy templates
+    and managed policies are not looked into)."""
+    found = []
+    for policy in as_list(function_props.get("Policies", [])):
+        if isinstance(policy, dict) and "Statement" in policy:
+            found.extend(s for s in as_list(policy["Statement"]) if isinstance(s, dict))
+    return found
+
+
+def grants(function_props: dict, action: str, resource_ok) -> bool:
+    """Whether an Allow statement gives `action` on a resource that
+    `resource_ok` accepts (or on "*")."""
+    for statement in statements(function_props):
+        if statement.get("Effect") != "Allow":
+            continue
+        if not any(fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action", []))):
+            continue
+        if any(r == "*" or resource_ok(r) for r in as_list(statement.get("Resource", []))):
+            return True
+    return False
+
+
+def sub_text(node) -> str:
+    """The template string of a Fn::Sub (either form), else ""."""
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+        value = node["Fn::Sub"]
+        return value if isinstance(value, str) else str(value[0])
+    return ""
+
+
+def is_function_arn(node, function: str) -> bool:
+    return node == {"Fn::GetAtt": [function, "Arn"]}
+
+
+def check_scenario(template: dict, params: dict[str, str], function: str, expect) -> None:
+    """What each trigger needs, with the template's conditions decided."""
+    conditions = condition_values(template, params)
+    resources = {
+        name: resolved(r, conditions)
+        for name, r in template["Resources"].items()
+        if conditions.get(r.get("Condition"), True)
+    }
+    where = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    props = resources[function]["Properties"]
+
+    def of_type(kind: str) -> dict[str, dict]:
+        return {n: r.get("Properties", {}) for n, r in resources.items() if r["Type"] == kind}
+
+    def permitted(principal: str, source_ok) -> bool:
+        return any(
+            p.get("Principal") == principal
+            and p.get("FunctionName") in ({"Ref": function}, {"Fn::GetAtt": [function, "Arn"]})
+            and source_ok(p.get("SourceArn"))
+            for p in of_type("AWS::Lambda::Permission").values()
+        )
+
+    expect(
+        grants(props, "logs:ListTagsForResource", lambda r: ":log-group:" in sub_text(r)),
+        f"[{where}] the function's role must grant logs:ListTagsForResource on the log group (log-group tags)",
+    )
+
+    filters = of_type("AWS::Logs::SubscriptionFilter")
+    mappings = {
+        n: m
+        for n, m in of_type("AWS::Lambda::EventSourceMapping").items()
+        if m.get("FunctionName") in ({"Ref": function}, {"Fn::GetAtt": [function, "Arn"]})
+    }
+    # Two filters would deliver every log twice (or hit the log group's limit of two).
+    expect(len(filters) == 1, f"[{where}] exactly one subscription filter, found {sorted(filters)}")
+    if params["Trigger"] == "Subscription":
+        for name, f in filters.items():
+            expect(is_function_arn(f.get("DestinationArn"), function), f"[{where}] {name} must target the function")
+            expect({"LogGroupName", "FilterPattern"} <= set(f), f"[{where}] {name} needs LogGroupName, FilterPattern")
+        expect(
+            permitted("logs.amazonaws.com", lambda arn: ":log-group:" in sub_text(arn)),
+            f"[{where}] CloudWatch Logs must be allowed to invoke the function",
+        )
+        expect(not mappings, f"[{where}] no event source mapping in Subscription mode, found {sorted(mappings)}")
+    else:
+        expect(len(mappings) == 1, f"[{where}] exactly one event source mapping to the function: {sorted(mappings)}")
+    for name, m in mappings.items():
+        stream = m.get("EventSourceArn")
+        # Without it Lambda ignores batchItemFailures and takes every batch
+        # as done: the records the function names as failed would be lost.
+        expect(
+            "ReportBatchItemFailures" in as_list(m.get("FunctionResponseTypes", [])),
+            f"[{where}] {name}: FunctionResponseTypes must contain ReportBatchItemFailures",
+        )
+        expect(
+            bool(m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")),
+            f"[{where}] {name}: an on-failure destination, so batches Lambda gives up on are named somewhere",
+        )
+        for action in KINESIS_READ:
+            expect(
+                grants(props, action, lambda r: r == stream),
+                f"[{where}] the function's role must grant {action} on {name}'s stream",
+            )
+        for fname, f in filters.items():
+            expect(f.get("DestinationArn") == stream, f"[{where}] {fname} must write to {name}'s stream")
+            expect(bool(f.get("RoleArn")), f"[{where}] {fname} needs a RoleArn to write to the stream")
+
+    if params["S3SourceBucketName"]:
+        expect(
+            grants(props, "s3:GetObject", lambda r: "${S3SourceBucketName}/" in sub_text(r)),
+            f"[{where}] the function's role must grant s3:GetObject on the S3SourceBucketName bucket's objects",
+        )
+        rules = {
+            n: r
+            for n, r in of_type("AWS::Events::Rule").items()
+            if r.get("EventPattern", {}).get("detail-type") == ["Object Created"]
+        }
+        expect(len(rules) == 1, f"[{where}] exactly one EventBridge rule for Object Created, found {sorted(rules)}")
+        for name, rule in rules.items():
+            pattern = rule["EventPattern"]
+            expect(pattern.get("source") == ["aws.s3"], f"[{where}] {name} must match source aws.s3")
+            expect(
+                pattern.get("detail", {}).get("bucket", {}).get("name") == [{"Ref": "S3SourceBucketName"}],
+                f"[{where}] {name} must match the bucket S3SourceBucketName",
+            )
+            expect(
+                any(is_function_arn(t.get("Arn"), function) for t in rule.get("Targets", [])),
+                f"[{where}] {name} must target the function",
+            )
+            expect(
+                permitted("events.amazonaws.com", lambda arn: arn == {"Fn::GetAtt": [name, "Arn"]}),
+                f"[{where}] EventBridge must be allowed to invoke the function from {name}",
+            )
 
 
 def main() -> int:
@@ -61,11 +254,11 @@ def main() -> int:
             expect(template["Parameters"][param].get("Default") == default, f"{param} defaults to {default}")
 
         events = props.get("Events", {})
-        logs = [e for e in events.values() if e.get("Type") == "CloudWatchLogs"]
-        expect(len(logs) == 1, "exactly one CloudWatchLogs event")
-        for event in logs:
-            keys = set(event.get("Properties", {}))
-            expect(keys == {"LogGroupName", "FilterPattern"}, f"CloudWatchLogs properties are {sorted(keys)}")
+        # SAM events cannot be conditional, and the triggers depend on Trigger
+        # and S3SourceBucketName: they are plain resources, checked per scenario.
+        trigger_types = ("CloudWatchLogs", "Kinesis", "S3", "EventBridgeRule")
+        sources = [n for n, e in events.items() if e.get("Type") in trigger_types]
+        expect(not sources, f"{name}: log sources must be conditional resources, not SAM events: {sources}")
         schedules = [e for e in events.values() if e.get("Type") == "Schedule"]
         expect(len(schedules) == 1, "exactly one Schedule event (replay)")
         for event in schedules:
@@ -83,6 +276,42 @@ def main() -> int:
         expect("DD_API_KEY" not in env, "the API key must not be a plain environment variable")
         if "DD_STORE_FAILED_EVENTS" in env:
             expect("DD_S3_BUCKET_NAME" in env, "DD_STORE_FAILED_EVENTS needs DD_S3_BUCKET_NAME")
+
+        # Log-group tags: set from parameters, with values the code accepts
+        # (a value it refuses would stop the function at start-up).
+        variables = props.get("Environment", {}).get("Variables", {})
+        params = template["Parameters"]
+        expect(
+            variables.get("DD_FETCH_LOG_GROUP_TAGS") == {"Ref": "FetchLogGroupTags"},
+            "DD_FETCH_LOG_GROUP_TAGS must be set from the parameter FetchLogGroupTags",
+        )
+        fetch = params.get("FetchLogGroupTags", {})
+        expect(set(fetch.get("AllowedValues", [])) == {"true", "false"}, "FetchLogGroupTags allows just true, false")
+        expect(fetch.get("Default") == "false", "FetchLogGroupTags defaults to false")
+        expect(
+            variables.get("DD_TAGS_CACHE_TTL_SECONDS") == {"Ref": "TagsCacheTtlSeconds"},
+            "DD_TAGS_CACHE_TTL_SECONDS must be set from the parameter TagsCacheTtlSeconds",
+        )
+        ttl = params.get("TagsCacheTtlSeconds", {})
+        expect(
+            ttl.get("Type") == "Number"
+            and 0 <= int(ttl.get("MinValue", -1))
+            and int(ttl.get("MaxValue", 86401)) <= 86400,
+            "TagsCacheTtlSeconds must be a Number with MinValue and MaxValue within 0..86400 (what the code accepts)",
+        )
+
+        trigger = params.get("Trigger", {})
+        expect(
+            set(trigger.get("AllowedValues", [])) == {s["Trigger"] for s in SCENARIOS}
+            and trigger.get("Default") == "Subscription",
+            "Trigger must allow Subscription (the default), KinesisNewStream and KinesisExistingStream",
+        )
+        expect(params.get("S3SourceBucketName", {}).get("Default") == "", "S3SourceBucketName defaults to empty")
+        for scenario in SCENARIOS:
+            try:
+                check_scenario(template, scenario, name, expect)
+            except (KeyError, ValueError, TypeError, AttributeError) as e:
+                problems.append(f"{scenario}: the template could not be resolved: {e!r}")
 
     for line in problems:
         print(line)
