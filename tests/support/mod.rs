@@ -6,6 +6,7 @@ pub mod intake;
 pub mod moto;
 pub mod payload;
 pub mod runtime_api;
+pub mod workload;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,11 @@ impl ForwarderProcess {
     }
 
     /// Stops the process and returns everything it wrote to stderr.
+    /// The process id, for reading `/proc/<pid>/...`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -37,6 +37,9 @@ struct Queued {
 
 pub struct RuntimeApi {
     addr: SocketAddr,
+    /// When the first `next` request arrived: the end of the function's
+    /// start-up, for the benchmarks.
+    first_next: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     events: mpsc::UnboundedSender<Queued>,
     results: mpsc::UnboundedReceiver<(String, InvocationResult)>,
     server: tokio::task::JoinHandle<()>,
@@ -55,14 +58,24 @@ impl RuntimeApi {
         let (events, queue) = mpsc::unbounded_channel();
         let (results_tx, results) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
+        let first_next = Arc::new(std::sync::Mutex::new(None));
+        let first = first_next.clone();
         let server = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (queue, results_tx) = (queue.clone(), results_tx.clone());
+                let (queue, results_tx, first) = (queue.clone(), results_tx.clone(), first.clone());
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(req, queue.clone(), results_tx.clone()));
+                    let svc = service_fn(move |req| {
+                        if req.uri().path().ends_with("/invocation/next") {
+                            first
+                                .lock()
+                                .unwrap()
+                                .get_or_insert_with(std::time::Instant::now);
+                        }
+                        handle(req, queue.clone(), results_tx.clone())
+                    });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
@@ -71,10 +84,16 @@ impl RuntimeApi {
         });
         Self {
             addr,
+            first_next,
             events,
             results,
             server,
         }
+    }
+
+    /// When the function first asked for an event.
+    pub fn first_next_at(&self) -> Option<std::time::Instant> {
+        *self.first_next.lock().unwrap()
     }
 
     /// Value for `AWS_LAMBDA_RUNTIME_API`.

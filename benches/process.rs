@@ -1,0 +1,287 @@
+//! The whole-process benchmark: the forwarder binary under a local Lambda
+//! Runtime API endpoint, shipping to the intake emulator, as Lambda runs it.
+//!
+//! `cargo bench --bench process` (the binary is built with the bench
+//! profile, i.e. release) reports, for generated payloads:
+//! - warm CPU per invocation (user + system time of the process, from
+//!   `/proc/<pid>/stat`, over many invocations after a warm-up one);
+//! - start-up: from spawning the process to its first `next` request;
+//! - peak RSS (`VmHWM`) after the invocations;
+//! - bytes on the wire per invocation;
+//! - the floor measured in the same run: CPU of `gzip -dc` of the payload's
+//!   gzip plus `gzip -6` of the decoded document (system gzip), and each
+//!   figure's ratio to it.
+//!
+//! Under `cargo test` (no `--bench` argument) it runs a short pass with the
+//! debug binary, so the harness itself is checked on every test run.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::ForwarderProcess;
+use support::intake::{IntakeContract, IntakeEmulator};
+use support::runtime_api::{InvocationResult, RuntimeApi};
+use support::workload::{self, Mix};
+
+/// CPU seconds (user + system) a process has used so far, all threads.
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_secs_f64(ticks as f64 / per_second as f64)
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM in /proc/<pid>/status")
+}
+
+/// CPU time of the children waited for so far.
+fn children_cpu() -> Duration {
+    // SAFETY: a zeroed rusage is valid for getrusage to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call.
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// CPU of `gzip -dc` of `gz` plus `gzip -6` of `doc`: the floor. The median
+/// of `rounds` runs.
+fn gzip_floor(gz: &[u8], doc: &[u8], rounds: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let (gz_path, doc_path) = (dir.path().join("payload.gz"), dir.path().join("doc.json"));
+    std::fs::write(&gz_path, gz).unwrap();
+    std::fs::write(&doc_path, doc).unwrap();
+    let run = |args: &[&str], input: &std::path::Path| {
+        let status = Command::new("gzip")
+            .args(args)
+            .stdin(std::fs::File::open(input).unwrap())
+            .stdout(Stdio::null())
+            .status()
+            .expect("run the system gzip");
+        assert!(status.success());
+    };
+    let mut samples: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let before = children_cpu();
+            run(&["-dc"], &gz_path);
+            run(&["-6", "-c"], &doc_path);
+            children_cpu() - before
+        })
+        .collect();
+    samples.sort();
+    samples[rounds / 2]
+}
+
+struct Measured {
+    name: &'static str,
+    startup: Duration,
+    cpu_per_invocation: Duration,
+    peak_rss_kb: u64,
+    wire_bytes: u64,
+    logs: usize,
+}
+
+/// Starts the forwarder, sends `event` once to warm up and `rounds` times
+/// measured, and reads what it cost.
+async fn measure(
+    name: &'static str,
+    event: &str,
+    expected_logs: usize,
+    rounds: usize,
+    extra_vars: &[(&str, &str)],
+) -> Measured {
+    let intake = IntakeEmulator::start(IntakeContract {
+        keep_logs: false,
+        ..IntakeContract::default()
+    })
+    .await;
+    let mut runtime = RuntimeApi::start().await;
+    let url = intake.url();
+    let mut vars = vec![
+        ("DD_URL", url.as_str()),
+        ("DD_NO_SSL", "true"),
+        ("DD_API_KEY", intake.api_key()),
+        ("DD_LOG_LEVEL", "warn"),
+    ];
+    vars.extend_from_slice(extra_vars);
+    let spawned = Instant::now();
+    let process = ForwarderProcess::start_lambda(&runtime.address(), &vars);
+    let pid = process.pid();
+
+    runtime.invoke(
+        "warm-up",
+        event.as_bytes().to_vec(),
+        Duration::from_secs(120),
+    );
+    let (got, result) = runtime.next_result().await;
+    assert_eq!(got, "warm-up");
+    assert!(
+        matches!(result, InvocationResult::Response(_)),
+        "{name}: {result:?}"
+    );
+    let startup = runtime
+        .first_next_at()
+        .expect("the function asked for an event")
+        .duration_since(spawned);
+    assert_eq!(intake.accepted_count(), expected_logs, "{name}");
+    let wire_before: usize = intake.requests().iter().map(|r| r.wire_bytes).sum();
+
+    let cpu_before = process_cpu(pid);
+    for i in 0..rounds {
+        let id = format!("r{i}");
+        runtime.invoke(&id, event.as_bytes().to_vec(), Duration::from_secs(120));
+        let (got, result) = runtime.next_result().await;
+        assert_eq!(got, id);
+        assert!(
+            matches!(result, InvocationResult::Response(_)),
+            "{name}: {result:?}"
+        );
+    }
+    let cpu = process_cpu(pid) - cpu_before;
+    let peak = peak_rss_kb(pid);
+    assert_eq!(
+        intake.accepted_count(),
+        expected_logs * (rounds + 1),
+        "{name}"
+    );
+    let wire_after: usize = intake.requests().iter().map(|r| r.wire_bytes).sum();
+    process.stop();
+    Measured {
+        name,
+        startup,
+        cpu_per_invocation: cpu / rounds as u32,
+        peak_rss_kb: peak,
+        wire_bytes: ((wire_after - wire_before) / rounds) as u64,
+        logs: expected_logs,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let rounds = if bench { 30 } else { 2 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let reference = workload::audit_messages(Mix::REFERENCE, 1);
+    let doc = workload::document(&reference);
+    let gz = workload::gzip(doc.as_bytes());
+    let reference_event = workload::lambda_event(&gz);
+    let floor = gzip_floor(&gz, doc.as_bytes(), if bench { 7 } else { 1 });
+
+    let metadata = workload::audit_messages(Mix::METADATA_ONLY, 2);
+    let metadata_event =
+        workload::lambda_event(&workload::gzip(workload::document(&metadata).as_bytes()));
+    let large = workload::audit_messages(Mix::LARGE_EVENTS, 3);
+    let large_event =
+        workload::lambda_event(&workload::gzip(workload::document(&large).as_bytes()));
+    let cap = 64 << 20;
+    let (largest_event, largest_logs) = workload::largest_event(cap);
+
+    let results = runtime.block_on(async {
+        let mut results = Vec::new();
+        results.push(
+            measure(
+                "reference, gzip 6 (default)",
+                &reference_event,
+                reference.len(),
+                rounds,
+                &[],
+            )
+            .await,
+        );
+        results.push(
+            measure(
+                "metadata events only",
+                &metadata_event,
+                metadata.len(),
+                rounds,
+                &[],
+            )
+            .await,
+        );
+        results.push(
+            measure(
+                "large RequestResponse events",
+                &large_event,
+                large.len(),
+                rounds,
+                &[],
+            )
+            .await,
+        );
+        results.push(
+            measure(
+                "largest payload (64 MiB decoded)",
+                &largest_event,
+                largest_logs,
+                rounds.min(3),
+                &[],
+            )
+            .await,
+        );
+        results
+    });
+
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "reference payload: {} events, {} bytes decoded, {} bytes gzip, {} bytes of Lambda event",
+        reference.len(),
+        doc.len(),
+        gz.len(),
+        reference_event.len()
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "floor (gzip -dc payload + gzip -6 document, system gzip): {}",
+        ms(floor)
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "{} measured invocations per row, after one warm-up\n",
+        rounds
+    )
+    .unwrap();
+    writeln!(out, "| payload | logs | warm CPU / invocation | × floor | start-up | peak RSS | wire bytes / invocation |").unwrap();
+    writeln!(out, "|---|---|---|---|---|---|---|").unwrap();
+    for m in &results {
+        writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {} | {:.1} MB | {} |",
+            m.name,
+            m.logs,
+            ms(m.cpu_per_invocation),
+            m.cpu_per_invocation.as_secs_f64() / floor.as_secs_f64(),
+            ms(m.startup),
+            m.peak_rss_kb as f64 / 1024.0,
+            m.wire_bytes
+        )
+        .unwrap();
+    }
+}
