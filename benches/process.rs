@@ -89,6 +89,65 @@ fn gzip_floor(gz: &[u8], doc: &[u8], rounds: usize) -> Duration {
     samples[rounds / 2]
 }
 
+/// JSON as Python's `json.dumps` writes it by default: `", "` and `": "`.
+struct PythonSeparators;
+
+impl serde_json::ser::Formatter for PythonSeparators {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
+/// What the Datadog Python forwarder would put on the wire for `messages`,
+/// emulated (its code is not run here): its CloudWatch log object (id,
+/// timestamp, message, `aws.awslogs`, function version and ARN, source
+/// `cloudwatch`, its forwarder tags), `json.dumps` separators, batches of
+/// 400 logs, gzip level 6.
+fn python_forwarder_wire_estimate(messages: &[String]) -> usize {
+    let objects: Vec<serde_json::Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            serde_json::json!({
+                "id": format!("{:056}", 38_000_000_000u64 + i as u64),
+                "timestamp": 1_795_687_200_000u64 + i as u64 / 10,
+                "message": m,
+                "aws": {
+                    "awslogs": {"logGroup": workload::GROUP, "logStream": workload::STREAM, "owner": "123456789012"},
+                    "function_version": "$LATEST",
+                    "invoked_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:datadog-forwarder",
+                },
+                "ddsourcecategory": "aws", "ddsource": "cloudwatch", "service": "cloudwatch",
+                "host": workload::GROUP,
+                "ddtags": "forwardername:datadog-forwarder,forwarder_memorysize:1024,forwarder_version:4.12.0",
+            })
+        })
+        .collect();
+    objects
+        .chunks(400)
+        .map(|batch| {
+            let mut body = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut body, PythonSeparators);
+            serde::Serialize::serialize(batch, &mut ser).unwrap();
+            workload::gzip(&body).len()
+        })
+        .sum()
+}
+
 struct Measured {
     name: &'static str,
     startup: Duration,
@@ -215,6 +274,16 @@ fn main() {
         );
         results.push(
             measure(
+                "reference, zstd 1",
+                &reference_event,
+                reference.len(),
+                rounds,
+                &[("DD_COMPRESSION", "zstd")],
+            )
+            .await,
+        );
+        results.push(
+            measure(
                 "metadata events only",
                 &metadata_event,
                 metadata.len(),
@@ -260,6 +329,12 @@ fn main() {
         out,
         "floor (gzip -dc payload + gzip -6 document, system gzip): {}",
         ms(floor)
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "the Datadog Python forwarder's wire bytes for it, emulated: {}",
+        python_forwarder_wire_estimate(&reference)
     )
     .unwrap();
     writeln!(

@@ -14,7 +14,7 @@ use eks_audit_forwarder::batch::{BatchLimits, Batcher, IntakeBatch};
 use eks_audit_forwarder::config::Config;
 use eks_audit_forwarder::decode::{SubscriptionDocument, decompress_payload, parse_document};
 use eks_audit_forwarder::shape::{LogOrigin, LogShaper};
-use eks_audit_forwarder::ship::EncodedBody;
+use eks_audit_forwarder::ship::{BodyEncoding, EncodedBody};
 use eks_audit_forwarder::{Destination, Forwarder, Invocation};
 use serde_json::value::RawValue;
 use workload::Mix;
@@ -94,15 +94,48 @@ fn stages(c: &mut Criterion) {
         });
 
         let built = shape_and_batch(&shaper, &doc);
-        for level in [1, 4, 6] {
-            let wire: usize = built
-                .iter()
-                .map(|b| EncodedBody::encode(b, Some(level)).bytes.len())
-                .sum();
-            group.bench_function(format!("gzip {level} ({wire} bytes)"), |b| {
+        // zlib (flate2 with zlib-rs), the encoder before libdeflate, for
+        // comparison with the production encodings below.
+        for level in [1, 6] {
+            let zlib = |body: &[u8]| {
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(body.len() / 4),
+                    flate2::Compression::new(level),
+                );
+                std::io::Write::write_all(&mut enc, body).unwrap();
+                enc.finish().unwrap()
+            };
+            let wire: usize = built.iter().map(|b| zlib(b.body()).len()).sum();
+            group.bench_function(format!("zlib-rs gzip {level} ({wire} bytes)"), |b| {
                 b.iter(|| {
                     for batch in &built {
-                        black_box(EncodedBody::encode(batch, Some(level)));
+                        black_box(zlib(batch.body()));
+                    }
+                })
+            });
+        }
+        let encodings = [
+            BodyEncoding::Gzip { level: 1 },
+            BodyEncoding::Gzip { level: 4 },
+            BodyEncoding::Gzip { level: 6 },
+            BodyEncoding::Gzip { level: 7 },
+            BodyEncoding::Zstd { level: 1 },
+            BodyEncoding::Zstd { level: 3 },
+        ];
+        for encoding in encodings {
+            let wire: usize = built
+                .iter()
+                .map(|b| EncodedBody::encode(b, encoding).bytes.len())
+                .sum();
+            let name = match encoding {
+                BodyEncoding::Gzip { level } => format!("libdeflate gzip {level}"),
+                BodyEncoding::Zstd { level } => format!("zstd {level}"),
+                BodyEncoding::Identity => "identity".to_owned(),
+            };
+            group.bench_function(format!("{name} ({wire} bytes)"), |b| {
+                b.iter(|| {
+                    for batch in &built {
+                        black_box(EncodedBody::encode(batch, encoding));
                     }
                 })
             });

@@ -100,6 +100,18 @@ impl Default for OpenBatch {
 }
 
 impl OpenBatch {
+    /// An empty batch with room for a whole body: a body that grew by
+    /// doubling would copy itself a dozen times and end with up to twice
+    /// the bytes it needs. Pages never written are never resident.
+    fn with_room(bytes: usize) -> Self {
+        let mut body = Vec::with_capacity(bytes);
+        body.push(b'[');
+        Self {
+            body,
+            entries: Vec::new(),
+        }
+    }
+
     /// Size of the closed body if `log` were added.
     fn len_with(&self, log: &[u8]) -> usize {
         self.body.len() + usize::from(!self.entries.is_empty()) + log.len() + 1
@@ -135,7 +147,7 @@ impl Batcher {
     pub fn new(limits: BatchLimits) -> Self {
         Self {
             limits,
-            open: OpenBatch::default(),
+            open: OpenBatch::with_room(limits.max_body_bytes),
             closed: Vec::new(),
         }
     }
@@ -160,7 +172,10 @@ impl Batcher {
             && (self.open.entries.len() >= self.limits.max_entries
                 || self.open.len_with(log) > self.limits.max_body_bytes)
         {
-            let full = std::mem::take(&mut self.open);
+            let full = std::mem::replace(
+                &mut self.open,
+                OpenBatch::with_room(self.limits.max_body_bytes),
+            );
             self.closed.push(full.close());
         }
         self.open.push(log);

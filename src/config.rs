@@ -11,6 +11,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::limits;
+use crate::ship::BodyEncoding;
 
 /// A configuration value that could not be used.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -87,8 +88,9 @@ pub struct Config {
     pub tags: Vec<String>,
     /// `DD_SOURCE`: replaces the source derived from the log stream.
     pub source_override: Option<String>,
-    /// `Some(level)` when bodies are gzip-compressed (`DD_USE_COMPRESSION`, `DD_COMPRESSION_LEVEL`).
-    pub compression_level: Option<u32>,
+    /// How bodies are compressed (`DD_USE_COMPRESSION`, `DD_COMPRESSION`,
+    /// `DD_COMPRESSION_LEVEL`).
+    pub encoding: BodyEncoding,
     pub log_level: LogLevel,
     pub max_decompressed_bytes: usize,
     /// Lower-cased Lambda function name, for the `forwardername` tag and
@@ -174,17 +176,32 @@ impl Config {
             .unwrap_or_default();
 
         let use_compression = parse_bool("DD_USE_COMPRESSION", get("DD_USE_COMPRESSION"), true)?;
-        let level = match get("DD_COMPRESSION_LEVEL") {
-            None => 6,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|l| *l <= 9)
-                .ok_or(ConfigError::Invalid {
-                    variable: "DD_COMPRESSION_LEVEL",
+        let level = get("DD_COMPRESSION_LEVEL");
+        let encoding = match get("DD_COMPRESSION").map(|v| v.to_ascii_lowercase()) {
+            _ if !use_compression => BodyEncoding::Identity,
+            None => gzip_encoding(level)?,
+            Some(v) if v == "gzip" => gzip_encoding(level)?,
+            Some(v) if v == "zstd" => BodyEncoding::Zstd {
+                level: match level {
+                    None => limits::DEFAULT_ZSTD_LEVEL,
+                    Some(v) => v
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|l| (1..=19).contains(l))
+                        .ok_or(ConfigError::Invalid {
+                            variable: "DD_COMPRESSION_LEVEL",
+                            value: v,
+                            accepts: "a zstd level from 1 to 19 (with DD_COMPRESSION=zstd)",
+                        })?,
+                },
+            },
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    variable: "DD_COMPRESSION",
                     value: v,
-                    accepts: "a gzip level from 0 to 9",
-                })?,
+                    accepts: "gzip or zstd",
+                });
+            }
         };
 
         let log_level = match get("DD_LOG_LEVEL").map(|v| v.to_ascii_lowercase()) {
@@ -300,7 +317,7 @@ impl Config {
             intake_url,
             tags,
             source_override: get("DD_SOURCE"),
-            compression_level: use_compression.then_some(level),
+            encoding,
             log_level,
             max_decompressed_bytes,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
@@ -319,6 +336,23 @@ impl Config {
             when: "when running as a Lambda function (or DD_API_KEY_SECRET_ARN, or DD_API_KEY_SSM_NAME)",
         })
     }
+}
+
+/// gzip at `DD_COMPRESSION_LEVEL`, 6 by default (as the Datadog Forwarder).
+fn gzip_encoding(level: Option<String>) -> Result<BodyEncoding, ConfigError> {
+    let level = match level {
+        None => limits::DEFAULT_GZIP_LEVEL,
+        Some(v) => v
+            .parse::<u8>()
+            .ok()
+            .filter(|l| *l <= 12)
+            .ok_or(ConfigError::Invalid {
+                variable: "DD_COMPRESSION_LEVEL",
+                value: v,
+                accepts: "a gzip level from 0 to 12",
+            })?,
+    };
+    Ok(BodyEncoding::Gzip { level })
 }
 
 fn parse_bool(
@@ -432,7 +466,7 @@ mod tests {
             c.intake_url,
             "https://http-intake.logs.datadoghq.com/api/v2/logs"
         );
-        assert_eq!(c.compression_level, Some(6));
+        assert_eq!(c.encoding, BodyEncoding::Gzip { level: 6 });
         assert_eq!(c.api_key, None);
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
@@ -485,7 +519,10 @@ mod tests {
             ("DD_PORT", "0", "port number"),
             ("DD_NO_SSL", "maybe", "true or false"),
             ("DD_USE_COMPRESSION", "gzip", "true or false"),
-            ("DD_COMPRESSION_LEVEL", "10", "0 to 9"),
+            ("DD_COMPRESSION_LEVEL", "13", "0 to 12"),
+            ("DD_COMPRESSION", "brotli", "gzip or zstd"),
+            ("DD_FETCH_LOG_GROUP_TAGS", "maybe", "true or false"),
+            ("DD_TAGS_CACHE_TTL_SECONDS", "-1", "0 to 86400"),
             ("DD_LOG_LEVEL", "loud", "error, warn, info, debug"),
             ("DD_SITE", "datadog hq", "Datadog site"),
             ("DD_URL", "ftp://x", "https://"),
@@ -498,6 +535,32 @@ mod tests {
             assert!(msg.starts_with(var), "{msg}");
             assert!(msg.contains(accepts), "{msg}");
         }
+        let msg = parse(&[("DD_COMPRESSION", "zstd"), ("DD_COMPRESSION_LEVEL", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("zstd level from 1 to 19"), "{msg}");
+    }
+
+    #[test]
+    fn compression_choices() {
+        let encoding = |vars: &[(&str, &str)]| parse(vars).unwrap().encoding;
+        assert_eq!(encoding(&[]), BodyEncoding::Gzip { level: 6 });
+        assert_eq!(
+            encoding(&[("DD_COMPRESSION_LEVEL", "9")]),
+            BodyEncoding::Gzip { level: 9 }
+        );
+        assert_eq!(
+            encoding(&[("DD_COMPRESSION", "zstd")]),
+            BodyEncoding::Zstd { level: 1 }
+        );
+        assert_eq!(
+            encoding(&[("DD_COMPRESSION", "zstd"), ("DD_COMPRESSION_LEVEL", "19")]),
+            BodyEncoding::Zstd { level: 19 }
+        );
+        assert_eq!(
+            encoding(&[("DD_COMPRESSION", "zstd"), ("DD_USE_COMPRESSION", "false")]),
+            BodyEncoding::Identity
+        );
     }
 
     #[test]
@@ -584,7 +647,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.tags, vec!["env:prod", "team:platform"]);
         assert_eq!(c.source_override.as_deref(), Some("custom"));
-        assert_eq!(c.compression_level, None);
+        assert_eq!(c.encoding, BodyEncoding::Identity);
         assert_eq!(c.function_name, "my-forwarder");
         assert_eq!(
             c.require_api_key().unwrap_err().to_string(),

@@ -126,7 +126,18 @@ pub const MAX_TAG_CHARS: usize = 200;
 /// deflate stream inflates at most ~1032x, so one feed adds at most ~8 MB.
 pub const S3_FEED_BYTES: usize = 8 * 1024;
 
-/// Closed batches held before the S3 reader stops to ship them: as many as
-/// go out at once, so memory stays at a few request bodies whatever the
-/// object's size.
-pub const S3_BATCHES_IN_FLIGHT: usize = MAX_CONCURRENT_REQUESTS;
+/// Closed batches held before they are shipped while more are built (a
+/// large document, an S3 object), so memory stays at a few request bodies
+/// whatever the input's size. Two: each 5 MB body held costs RSS, and on a
+/// small function compressing a batch (~0.3 s of a 128 MB function's CPU
+/// share) takes longer than the intake takes to answer, so more requests
+/// in flight would not ship faster.
+pub const BATCHES_IN_FLIGHT: usize = 2;
+
+/// gzip level by default: the Datadog Forwarder's, so no more bytes go on
+/// the wire than with it; libdeflate spends less CPU on it than zlib does.
+pub const DEFAULT_GZIP_LEVEL: u8 = 6;
+
+/// zstd level by default (`DD_COMPRESSION=zstd`): level 1 already takes
+/// fewer bytes than gzip 6 at a fifth of its CPU (BENCHMARKS.md).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;

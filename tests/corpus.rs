@@ -112,7 +112,7 @@ async fn forward_all(
         &config,
         Destination::Intake(Arc::new(Shipper::new(
             client,
-            ShipOptions::new(config.compression_level),
+            ShipOptions::new(config.encoding),
         ))),
     );
     let before = intake.accepted_logs().len();

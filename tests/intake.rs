@@ -41,7 +41,7 @@ fn fast_options(config: &Config) -> ShipOptions {
         },
         request_timeout: Duration::from_millis(1_500),
         deadline_margin: Duration::from_millis(200),
-        ..ShipOptions::new(config.compression_level)
+        ..ShipOptions::new(config.encoding)
     }
 }
 
@@ -131,6 +131,30 @@ async fn compression_can_be_turned_off_and_the_header_follows() {
     assert_eq!(reqs[0].content_encoding, None);
     assert_eq!(reqs[0].wire_bytes, reqs[0].body_bytes);
     assert_eq!(intake.accepted_logs().len(), 2);
+}
+
+#[tokio::test]
+async fn zstd_bodies_arrive_smaller_than_gzip_with_their_header() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let sent = messages(200);
+    for vars in [
+        &[("DD_COMPRESSION", "gzip")][..],
+        &[("DD_COMPRESSION", "zstd")][..],
+        &[("DD_COMPRESSION", "ZSTD"), ("DD_COMPRESSION_LEVEL", "3")][..],
+    ] {
+        forwarder(&config(&intake, vars))
+            .handle(&event(audit_event(&sent)), &invocation())
+            .await
+            .unwrap();
+    }
+    let reqs = intake.requests();
+    let encodings: Vec<Option<&str>> = reqs.iter().map(|r| r.content_encoding.as_deref()).collect();
+    assert_eq!(encodings, [Some("gzip"), Some("zstd"), Some("zstd")]);
+    assert!(reqs[1].wire_bytes < reqs[0].wire_bytes, "{reqs:?}");
+    assert!(reqs.iter().all(|r| r.body_bytes == reqs[0].body_bytes));
+    let logs = intake.accepted_logs();
+    assert_eq!(logs.len(), 600);
+    assert_eq!(logs[200..400], logs[..200]);
 }
 
 #[tokio::test]

@@ -210,3 +210,41 @@ fn missing_api_key_fails_start_up_naming_the_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("DD_API_KEY is required"), "{stderr}");
 }
+
+/// `VmHWM` of a running process, in MB.
+fn peak_rss_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    kb / 1024
+}
+
+/// The largest payload Lambda can hand over: a document that inflates to
+/// the 64 MiB cap. Its logs go out while the rest are being built, so the
+/// process holds the document and a few request bodies, not the document
+/// and every batch (181 MB when all batches were built first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_payload_is_shipped_in_bounded_memory() {
+    let intake = IntakeEmulator::start(IntakeContract {
+        keep_logs: false,
+        ..IntakeContract::default()
+    })
+    .await;
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = lambda_vars(&intake);
+    vars.retain(|(k, _)| *k != "DD_LOG_LEVEL");
+    let process = start(&runtime, &vars);
+    let (event, logs) = support::workload::largest_event(64 << 20);
+    runtime.invoke("largest", event, Duration::from_secs(60));
+    let (_, result) = runtime.next_result().await;
+    let InvocationResult::Response(summary) = result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(summary["logs_forwarded"], logs);
+    assert_eq!(intake.accepted_count(), logs);
+    let peak = peak_rss_mb(process.pid());
+    assert!(peak < 110, "peak RSS {peak} MB");
+}

@@ -316,7 +316,7 @@ fn library_forwarder(intake: &IntakeEmulator, s3: aws_sdk_s3::Client) -> Forward
             jitter: false,
         },
         max_concurrent_requests: 1,
-        ..ShipOptions::new(config.compression_level)
+        ..ShipOptions::new(config.encoding)
     };
     Forwarder::with_destination(
         &config,

@@ -167,7 +167,7 @@ impl Forwarder {
                 let client = IntakeClient::new(config.intake_url.clone(), key.clone())?;
                 let options = ShipOptions {
                     request_timeout: config.request_timeout,
-                    ..ShipOptions::new(config.compression_level)
+                    ..ShipOptions::new(config.encoding)
                 };
                 Destination::Intake(Arc::new(Shipper::new(client, options)))
             }
@@ -331,9 +331,24 @@ impl Forwarder {
         if summary.source.is_empty() {
             summary.source = shape.source().to_owned();
         }
+        // Full batches go out while the rest are built, so a large document
+        // costs its own bytes and a few request bodies, not twice its size.
         let mut outbox = Outbox::new(self.batch_limits);
-        outbox.push_document(&shape, &doc, invocation, summary)?;
-        self.ship(outbox.finish(), invocation, summary).await
+        let mut all_delivered = true;
+        for event in &doc.log_events {
+            outbox.push(
+                &shape,
+                event.into(),
+                event.message.get(),
+                invocation,
+                summary,
+            )?;
+            if outbox.full_batches() >= limits::BATCHES_IN_FLIGHT {
+                all_delivered &= self.ship(outbox.take_full(), invocation, summary).await?;
+            }
+        }
+        all_delivered &= self.ship(outbox.finish(), invocation, summary).await?;
+        Ok(all_delivered)
     }
 
     /// The log group's tags, when they are fetched.

@@ -136,7 +136,7 @@ impl Forwarder {
                 };
                 outbox.push(&lines_shape, event, &message, invocation, summary)?;
             }
-            if outbox.full_batches() >= limits::S3_BATCHES_IN_FLIGHT {
+            if outbox.full_batches() >= limits::BATCHES_IN_FLIGHT {
                 kept_some |= !self.ship(outbox.take_full(), invocation, summary).await?;
             }
         }

@@ -21,7 +21,9 @@ use tokio::time::Instant;
 
 use crate::batch::IntakeBatch;
 use crate::limits;
-pub use client::{AttemptOutcome, EncodedBody, IntakeClient, Transport, TransportFailure};
+pub use client::{
+    AttemptOutcome, BodyEncoding, EncodedBody, IntakeClient, Transport, TransportFailure,
+};
 pub use retry::{ResponseClass, RetryPolicy, classify_status};
 
 /// Why logs were not delivered.
@@ -204,7 +206,7 @@ fn log_id(log: &[u8]) -> String {
 /// How the shipper behaves; limits from [`crate::limits`] by default.
 #[derive(Debug, Clone, Copy)]
 pub struct ShipOptions {
-    pub compression_level: Option<u32>,
+    pub encoding: BodyEncoding,
     pub retry: RetryPolicy,
     pub max_concurrent_requests: usize,
     pub request_timeout: Duration,
@@ -212,9 +214,9 @@ pub struct ShipOptions {
 }
 
 impl ShipOptions {
-    pub fn new(compression_level: Option<u32>) -> Self {
+    pub fn new(encoding: BodyEncoding) -> Self {
         Self {
-            compression_level,
+            encoding,
             retry: RetryPolicy::default(),
             max_concurrent_requests: limits::MAX_CONCURRENT_REQUESTS,
             request_timeout: limits::REQUEST_TIMEOUT,
@@ -256,7 +258,7 @@ impl<T: Transport> Shipper<T> {
         let mut report = DeliveryReport::default();
         let mut pending = vec![batch];
         while let Some(mut batch) = pending.pop() {
-            let body = EncodedBody::encode(&batch, self.options.compression_level);
+            let body = EncodedBody::encode(&batch, self.options.encoding);
             let mut attempt = 0u32;
             loop {
                 let now = Instant::now();

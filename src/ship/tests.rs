@@ -61,7 +61,11 @@ where
     F: Fn(usize, &[u64]) -> AttemptOutcome + Send + Sync,
 {
     async fn post(&self, body: &EncodedBody, _timeout: Duration) -> AttemptOutcome {
-        assert!(!body.gzip, "tests send uncompressed bodies");
+        assert_eq!(
+            body.encoding,
+            BodyEncoding::Identity,
+            "tests send uncompressed bodies"
+        );
         let logs: Vec<serde_json::Value> = serde_json::from_slice(&body.bytes).unwrap();
         let ids: Vec<u64> = logs.iter().map(|l| l["i"].as_u64().unwrap()).collect();
         let n = {
@@ -94,7 +98,7 @@ fn batch(ids: std::ops::Range<u64>) -> IntakeBatch {
 
 fn options() -> ShipOptions {
     ShipOptions {
-        compression_level: None,
+        encoding: BodyEncoding::Identity,
         retry: RetryPolicy {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1_000),
@@ -327,15 +331,24 @@ async fn batches_go_out_concurrently_within_the_bound() {
 }
 
 #[test]
-fn gzip_body_decodes_to_the_batch_and_says_so() {
-    let b = batch(0..3);
-    let enc = EncodedBody::encode(&b, Some(6));
-    assert!(enc.gzip);
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&enc.bytes[..]), &mut out)
-        .unwrap();
-    assert_eq!(out, b.body());
-    let plain = EncodedBody::encode(&b, None);
-    assert!(!plain.gzip);
+fn encoded_bodies_decode_to_the_batch_and_say_how() {
+    let b = batch(0..300);
+    for level in [0, 1, 6, 12] {
+        let enc = EncodedBody::encode(&b, BodyEncoding::Gzip { level });
+        assert_eq!(enc.encoding.content_encoding(), Some("gzip"));
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&enc.bytes[..]), &mut out)
+            .unwrap();
+        assert_eq!(out, b.body(), "gzip {level}");
+    }
+    let enc = EncodedBody::encode(&b, BodyEncoding::Zstd { level: 1 });
+    assert_eq!(enc.encoding.content_encoding(), Some("zstd"));
+    assert!(enc.bytes.len() < b.body().len() / 2);
+    assert_eq!(
+        zstd::bulk::decompress(&enc.bytes, 1 << 20).unwrap(),
+        b.body()
+    );
+    let plain = EncodedBody::encode(&b, BodyEncoding::Identity);
+    assert_eq!(plain.encoding.content_encoding(), None);
     assert_eq!(&plain.bytes[..], b.body());
 }
