@@ -145,7 +145,8 @@ fn the_dry_run_says_so_even_with_quiet_logs() {
 fn bad_configuration_fails_start_up_naming_the_variable() {
     for (var, value, accepts) in [
         ("DD_PORT", "https", "a port number"),
-        ("DD_COMPRESSION_LEVEL", "11", "0 to 9"),
+        ("DD_COMPRESSION_LEVEL", "13", "0 to 12"),
+        ("DD_COMPRESSION", "lz4", "gzip or zstd"),
         ("DD_USE_COMPRESSION", "sometimes", "true or false"),
     ] {
         let out = run(&[(var, value)], &["invoke", &sample("eks-audit.json")]);
