@@ -106,6 +106,9 @@ pub struct Config {
     /// `DD_FETCH_LOG_GROUP_TAGS` with `DD_TAGS_CACHE_TTL_SECONDS`: how long
     /// a log group's tags are kept; `None` when tags are not fetched.
     pub log_group_tags_ttl: Option<Duration>,
+    /// `DD_REDACT_SECRETS` (on by default) with `DD_REDACT_RESOURCES`:
+    /// resources besides `secrets` whose data is redacted; `None` when off.
+    pub redact_resources: Option<Vec<String>>,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -301,6 +304,26 @@ impl Config {
                 })?,
         };
 
+        let redact = parse_bool("DD_REDACT_SECRETS", get("DD_REDACT_SECRETS"), true)?;
+        let mut redact_resources = Vec::new();
+        for resource in get("DD_REDACT_RESOURCES").iter().flat_map(|v| v.split(',')) {
+            let resource = resource.trim().to_ascii_lowercase();
+            if resource.is_empty() {
+                continue;
+            }
+            if !resource
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            {
+                return Err(ConfigError::Invalid {
+                    variable: "DD_REDACT_RESOURCES",
+                    value: resource,
+                    accepts: "comma-separated Kubernetes resource names, such as configmaps",
+                });
+            }
+            redact_resources.push(resource);
+        }
+
         let api_key_store = match (get("DD_API_KEY_SECRET_ARN"), get("DD_API_KEY_SSM_NAME")) {
             (Some(arn), _) => Some(secret_store(arn)?),
             (None, Some(name)) => Some(ApiKeyStore::Ssm { name }),
@@ -313,6 +336,7 @@ impl Config {
             metrics_namespace,
             request_timeout,
             log_group_tags_ttl: fetch_tags.then_some(tags_ttl),
+            redact_resources: redact.then_some(redact_resources),
             api_key,
             intake_url,
             tags,
@@ -523,6 +547,12 @@ mod tests {
             ("DD_COMPRESSION", "brotli", "gzip or zstd"),
             ("DD_FETCH_LOG_GROUP_TAGS", "maybe", "true or false"),
             ("DD_TAGS_CACHE_TTL_SECONDS", "-1", "0 to 86400"),
+            ("DD_REDACT_SECRETS", "perhaps", "true or false"),
+            (
+                "DD_REDACT_RESOURCES",
+                "config maps",
+                "Kubernetes resource names",
+            ),
             ("DD_LOG_LEVEL", "loud", "error, warn, info, debug"),
             ("DD_SITE", "datadog hq", "Datadog site"),
             ("DD_URL", "ftp://x", "https://"),
@@ -539,6 +569,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("zstd level from 1 to 19"), "{msg}");
+    }
+
+    #[test]
+    fn secret_redaction_is_on_unless_turned_off() {
+        assert_eq!(parse(&[]).unwrap().redact_resources, Some(vec![]));
+        assert_eq!(
+            parse(&[(
+                "DD_REDACT_RESOURCES",
+                "ConfigMaps, ,leases.coordination.k8s.io"
+            )])
+            .unwrap()
+            .redact_resources,
+            Some(vec![
+                "configmaps".to_owned(),
+                "leases.coordination.k8s.io".to_owned()
+            ])
+        );
+        assert_eq!(
+            parse(&[("DD_REDACT_SECRETS", "false")])
+                .unwrap()
+                .redact_resources,
+            None
+        );
     }
 
     #[test]

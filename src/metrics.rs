@@ -41,6 +41,10 @@ pub struct InvocationSummary {
     pub truncated: usize,
     /// Logs dropped by a filter (none yet: filters are a later feature).
     pub filtered: usize,
+    /// Logs whose message had secret values replaced (`crate::redact`).
+    pub logs_redacted: usize,
+    /// Values replaced in them.
+    pub redacted_values: usize,
     /// Logs kept in S3 under `failed_events/` for replay, including those
     /// a replay wrote back after they failed again.
     pub stored: usize,
@@ -96,42 +100,27 @@ impl InvocationSummary {
     }
 
     /// The summary line. Counts only: never a payload, a message or a key.
+    /// Written directly, in the shape of the other log lines, because it
+    /// has more fields than a `tracing` event can carry.
     pub fn log(&self) {
-        let statuses = serde_json::to_string(&self.error_statuses).unwrap_or_default();
-        tracing::info!(
-            request_id = %self.request_id,
-            source = %self.source,
-            log_group = %self.log_group,
-            control_message = self.control_message,
-            dry_run = self.dry_run,
-            events_in = self.events_in,
-            records_in = self.records_in,
-            records_failed = self.records_failed,
-            records_undecodable = self.records_undecodable,
-            objects_read = self.objects_read,
-            s3_events_ignored = self.s3_events_ignored,
-            tag_fetch_errors = self.tag_fetch_errors,
-            logs_forwarded = self.logs_forwarded,
-            logs_failed = self.logs_failed,
-            truncated = self.truncated,
-            filtered = self.filtered,
-            stored = self.stored,
-            dead_lettered = self.dead_lettered,
-            replayed = self.replayed,
-            replayed_objects = self.replayed_objects,
-            replay_errors = self.replay_errors,
-            batches = self.batches,
-            requests = self.requests,
-            retries = self.retries,
-            batches_retried = self.batches_retried,
-            splits = self.splits,
-            raw_bytes = self.raw_bytes,
-            wire_bytes = self.wire_bytes,
-            transport_errors = self.transport_errors,
-            error_statuses = %statuses,
-            duration_ms = self.duration_ms,
-            "invocation summary"
+        if tracing::enabled!(tracing::Level::INFO) {
+            eprintln!("{}", self.log_line(std::time::SystemTime::now()));
+        }
+    }
+
+    fn log_line(&self, now: std::time::SystemTime) -> String {
+        let mut line = serde_json::Map::new();
+        line.insert(
+            "timestamp".into(),
+            crate::calendar::rfc3339_micros(now).into(),
         );
+        line.insert("level".into(), "INFO".into());
+        line.insert("message".into(), "invocation summary".into());
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) {
+            line.extend(fields);
+        }
+        line.insert("target".into(), module_path!().into());
+        serde_json::Value::Object(line).to_string()
     }
 
     /// The embedded-metric-format line for this invocation.
@@ -144,7 +133,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 21] = [
+        let values: [(&str, &str, u64); 22] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -174,6 +163,7 @@ impl InvocationSummary {
             ),
             ("ObjectsRead", "Count", self.objects_read as u64),
             ("TagFetchErrors", "Count", self.tag_fetch_errors as u64),
+            ("LogsRedacted", "Count", self.logs_redacted as u64),
         ];
         let definitions: Vec<serde_json::Value> = values
             .iter()
@@ -200,6 +190,25 @@ impl InvocationSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_line_is_one_flat_json_object() {
+        let summary = InvocationSummary {
+            request_id: "r-1".into(),
+            events_in: 3,
+            error_statuses: [(503, 2)].into_iter().collect(),
+            ..Default::default()
+        };
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_795_687_200_000_001);
+        let line: serde_json::Value = serde_json::from_str(&summary.log_line(t)).unwrap();
+        assert_eq!(line["timestamp"], "2026-11-26T10:00:00.000001Z");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "invocation summary");
+        assert_eq!(line["request_id"], "r-1");
+        assert_eq!(line["events_in"], 3);
+        assert_eq!(line["error_statuses"]["503"], 2);
+        assert!(line.get("batchItemFailures").is_none());
+    }
 
     #[test]
     fn emf_line_declares_and_carries_every_metric() {

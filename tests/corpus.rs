@@ -99,11 +99,22 @@ async fn forward_all(
     stream: &str,
     messages: &[String],
 ) -> Vec<Value> {
-    let vars = [
+    forward_all_with(intake, group, stream, messages, &[]).await
+}
+
+async fn forward_all_with(
+    intake: &IntakeEmulator,
+    group: &str,
+    stream: &str,
+    messages: &[String],
+    extra: &[(&str, &str)],
+) -> Vec<Value> {
+    let mut vars = vec![
         ("DD_URL".to_owned(), intake.url()),
         ("DD_NO_SSL".to_owned(), "true".to_owned()),
         ("DD_API_KEY".to_owned(), intake.api_key().to_owned()),
     ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config =
         Config::from_lookup(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
     let client =
@@ -198,6 +209,142 @@ async fn real_cloudwatch_examples_decode_and_keep_their_source() {
             assert!(log["timestamp"].is_u64());
         }
     }
+}
+
+/// Secret and token events with their values attached, as an API server
+/// logs them at `Request`/`RequestResponse` level (the corpus's secret
+/// events are all `Metadata`).
+fn generated_secret_messages() -> Vec<String> {
+    let applied =
+        r#"{"apiVersion":"v1","data":{"password":"bGFzdC1hcHBsaWVkLXB3"},"kind":"Secret"}"#;
+    [
+        json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"s1","verb":"create",
+               "objectRef":{"resource":"secrets","namespace":"prod","name":"db","apiVersion":"v1"},
+               "requestObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db","annotations":{"kubectl.kubernetes.io/last-applied-configuration": applied}},
+                                "data":{"password":"c3VwZXItc2VjcmV0LXB3","user":"YWRtaW4tdXNlcg=="},"stringData":{"dsn":"postgres://admin:pässwörd@db/prod"}},
+               "responseObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{"password":"c3VwZXItc2VjcmV0LXB3","user":"YWRtaW4tdXNlcg=="},"type":"Opaque"},
+               "responseStatus":{"metadata":{},"code":201}}),
+        json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"s2","verb":"list",
+               "objectRef":{"resource":"secrets","namespace":"kube-system","apiVersion":"v1"},
+               "responseObject":{"kind":"SecretList","items":[{"metadata":{"name":"a"},"data":{"token":"ZXlKaGJHY2lPaUpTVXpJMU5pSXNJbXRwWkNJNklpSjk="}},{"metadata":{"name":"b"},"data":{"ca.crt":"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"}}]},
+               "responseStatus":{"metadata":{},"code":200}}),
+        json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"s3","verb":"create",
+               "objectRef":{"resource":"tokenreviews","apiGroup":"authentication.k8s.io","apiVersion":"v1"},
+               "requestObject":{"kind":"TokenReview","spec":{"token":"eyJhbGciOiJSUzI1NiJ9.review-token.signature"}},
+               "responseObject":{"kind":"TokenReview","spec":{"token":"eyJhbGciOiJSUzI1NiJ9.review-token.signature"},"status":{"authenticated":true}},
+               "responseStatus":{"metadata":{},"code":201}}),
+        json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"s4","verb":"create",
+               "objectRef":{"resource":"serviceaccounts","subresource":"token","namespace":"prod","name":"app","apiVersion":"v1"},
+               "requestObject":{"kind":"TokenRequest","spec":{"audiences":["sts.amazonaws.com"]}},
+               "responseObject":{"kind":"TokenRequest","status":{"token":"eyJhbGciOiJSUzI1NiJ9.issued-token.signature","expirationTimestamp":"2026-11-26T11:00:00Z"}},
+               "responseStatus":{"metadata":{},"code":201}}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect()
+}
+
+/// Every secret value in `messages`: the strings under `data`,
+/// `stringData`, `binaryData` and the last-applied annotation of secrets
+/// and configmaps, and the token APIs' tokens.
+fn secret_values(messages: &[String]) -> Vec<String> {
+    fn strings_under(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Object(map) => map.values().for_each(|v| strings_under(v, out)),
+            Value::Array(items) => items.iter().for_each(|v| strings_under(v, out)),
+            _ => {}
+        }
+    }
+    fn data_of(object: &Value, out: &mut Vec<String>) {
+        for key in ["data", "stringData", "binaryData"] {
+            strings_under(&object[key], out);
+        }
+        strings_under(
+            &object["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            out,
+        );
+        if let Some(items) = object["items"].as_array() {
+            items.iter().for_each(|i| data_of(i, out));
+        }
+    }
+    let mut out = Vec::new();
+    for message in messages {
+        let Ok(event) = serde_json::from_str::<Value>(message) else {
+            continue;
+        };
+        let resource = event["objectRef"]["resource"].as_str().unwrap_or_default();
+        for side in ["requestObject", "responseObject"] {
+            let object = &event[side];
+            match resource {
+                "secrets" | "configmaps" => data_of(object, &mut out),
+                "tokenreviews" => strings_under(&object["spec"]["token"], &mut out),
+                "serviceaccounts" => strings_under(&object["status"]["token"], &mut out),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn no_secret_value_of_the_corpus_reaches_the_intake() {
+    if !corpus_present() {
+        return;
+    }
+    let mut messages = corpus_messages();
+    messages.extend(generated_secret_messages());
+    let secrets = secret_values(&messages);
+    // The corpus's sensitive configmaps (AWS keys among them) and the
+    // generated secrets and tokens.
+    assert!(
+        secrets.iter().any(|s| s.contains("aws_secret_access_key")),
+        "{secrets:?}"
+    );
+    assert!(secrets.len() >= 10, "{secrets:?}");
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let logs = forward_all_with(
+        &intake,
+        AUDIT_GROUP,
+        AUDIT_STREAM,
+        &messages,
+        &[("DD_REDACT_RESOURCES", "configmaps")],
+    )
+    .await;
+    assert_eq!(logs.len(), messages.len(), "redaction drops nothing");
+    let everything: String = logs.iter().map(Value::to_string).collect();
+    for secret in &secrets {
+        // Both as sent and as JSON-escaped inside the message string.
+        let escaped = serde_json::to_string(secret).unwrap();
+        assert!(
+            !everything.contains(secret.as_str())
+                && !everything.contains(&escaped[1..escaped.len() - 1]),
+            "a secret value reached the intake: {secret:?}"
+        );
+    }
+    // Redacted messages are still the same events, as valid JSON.
+    for (log, sent) in logs.iter().zip(&messages) {
+        let Ok(original) = serde_json::from_str::<Value>(sent) else {
+            continue;
+        };
+        let arrived: Value = serde_json::from_str(log["message"].as_str().unwrap()).unwrap();
+        assert_eq!(arrived["auditID"], original["auditID"]);
+        assert_eq!(arrived["objectRef"], original["objectRef"]);
+    }
+
+    // With redaction off, the same values do arrive: the check above can fail.
+    let logs = forward_all_with(
+        &intake,
+        AUDIT_GROUP,
+        AUDIT_STREAM,
+        &generated_secret_messages(),
+        &[("DD_REDACT_SECRETS", "false")],
+    )
+    .await;
+    let everything: String = logs.iter().map(Value::to_string).collect();
+    assert!(everything.contains("c3VwZXItc2VjcmV0LXB3"));
 }
 
 fn read(path: &Path) -> Vec<u8> {

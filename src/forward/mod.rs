@@ -23,6 +23,7 @@ use crate::decode::{DecodeError, SubscriptionDocument, decompress_payload, parse
 use crate::group_tags::{GroupTagCache, GroupTags, partition_of};
 use crate::limits;
 use crate::metrics::InvocationSummary;
+use crate::redact::SecretRedactor;
 use crate::s3_object::ObjectError;
 use crate::shape::{DocumentShape, EventKey, LogOrigin, LogShaper, Truncation};
 use crate::ship::{DeliveryFailures, DeliveryReport, IntakeClient, ShipOptions, Shipper};
@@ -155,6 +156,8 @@ pub struct Forwarder {
     function_name: String,
     /// With `DD_FETCH_LOG_GROUP_TAGS`: the log groups' tags.
     group_tags: Option<Arc<GroupTagCache>>,
+    /// `None` with `DD_REDACT_SECRETS=false`.
+    redactor: Option<Arc<SecretRedactor>>,
     /// The client that reads S3 objects, built on the first S3 event.
     s3_reader: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
 }
@@ -186,6 +189,10 @@ impl Forwarder {
             metrics_namespace: config.metrics_namespace.clone(),
             function_name: config.function_name.clone(),
             group_tags: None,
+            redactor: config
+                .redact_resources
+                .as_deref()
+                .map(|extra| Arc::new(SecretRedactor::new(extra))),
             s3_reader: Arc::default(),
         }
     }
@@ -333,7 +340,7 @@ impl Forwarder {
         }
         // Full batches go out while the rest are built, so a large document
         // costs its own bytes and a few request bodies, not twice its size.
-        let mut outbox = Outbox::new(self.batch_limits);
+        let mut outbox = self.outbox();
         let mut all_delivered = true;
         for event in &doc.log_events {
             outbox.push(
@@ -349,6 +356,11 @@ impl Forwarder {
         }
         all_delivered &= self.ship(outbox.finish(), invocation, summary).await?;
         Ok(all_delivered)
+    }
+
+    /// An empty outbox with this forwarder's limits and rules.
+    fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(self.batch_limits, self.redactor.as_deref())
     }
 
     /// The log group's tags, when they are fetched.
@@ -504,9 +516,11 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.add_traffic(report);
 }
 
-/// Log objects on their way into request bodies: shaped, shrunk when over
-/// the per-log limit (counted and logged, never dropped), and batched.
-struct Outbox {
+/// Log objects on their way into request bodies: secrets redacted, shaped,
+/// shrunk when over the per-log limit (counted and logged, never dropped),
+/// and batched.
+struct Outbox<'f> {
+    redactor: Option<&'f SecretRedactor>,
     batcher: Batcher,
     /// The largest log object, with room for the `retry:true` tag a replay
     /// adds, so a log shrunk to the limit still fits when it comes back.
@@ -514,11 +528,12 @@ struct Outbox {
     log: Vec<u8>,
 }
 
-impl Outbox {
-    fn new(batch_limits: BatchLimits) -> Self {
+impl<'f> Outbox<'f> {
+    fn new(batch_limits: BatchLimits, redactor: Option<&'f SecretRedactor>) -> Self {
         let batcher = Batcher::new(batch_limits);
         let max_log = batcher.max_log_bytes() - limits::REPLAY_TAG_ROOM;
         Self {
+            redactor,
             batcher,
             max_log,
             log: Vec::with_capacity(4096),
@@ -534,6 +549,12 @@ impl Outbox {
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<(), UnfittableLog> {
+        let redacted = self.redactor.and_then(|r| r.redact(message_json));
+        if let Some(r) = &redacted {
+            summary.logs_redacted += 1;
+            summary.redacted_values += r.values;
+        }
+        let message_json = redacted.as_ref().map_or(message_json, |r| &r.message_json);
         let log = &mut self.log;
         log.clear();
         shape.write_log(key, message_json, None, log);

@@ -18,11 +18,12 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
+use crate::calendar::rfc3339_millis;
 use crate::decode::parse_document;
-use crate::forward::{ForwardError, Forwarder, Invocation, Outbox};
+use crate::forward::{ForwardError, Forwarder, Invocation};
 use crate::limits;
 use crate::metrics::InvocationSummary;
-use crate::s3_object::{ObjectError, ObjectReader, rfc3339_millis};
+use crate::s3_object::{ObjectError, ObjectReader};
 use crate::shape::{EventKey, LogOrigin};
 use crate::trigger::S3ObjectRef;
 
@@ -94,7 +95,7 @@ impl Forwarder {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let mut outbox = Outbox::new(self.batch_limits);
+        let mut outbox = self.outbox();
         let mut kept_some = false;
         while let Some((offset, value)) = reader.next_value().await? {
             let text = std::str::from_utf8(value)

@@ -129,7 +129,7 @@ impl SpillStore {
     fn object_key(&self, kind: SpillKind, now: SystemTime, request_id: &str) -> String {
         let seq = self.writes.fetch_add(1, Ordering::Relaxed);
         let ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let (y, m, d) = civil_date((ms / 86_400_000) as i64);
+        let (y, m, d) = crate::calendar::civil_date((ms / 86_400_000) as i64);
         let request: String = request_id
             .chars()
             .map(|c| {
@@ -355,21 +355,6 @@ fn metadata_value(s: &str, max: usize) -> String {
         .collect()
 }
 
-/// (year, month, day) of a day count since 1970-01-01, proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_date(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,14 +387,6 @@ mod tests {
             "dead_letter/fwd/2026/11/26/1795687200123-req_1-002.json.gz",
             "clones share the counter"
         );
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(20_780), (2026, 11, 23));
-        assert_eq!(civil_date(11_016), (2000, 2, 29));
-        assert_eq!(civil_date(-1), (1969, 12, 31));
     }
 
     #[test]
