@@ -47,9 +47,17 @@ fn payload(name: &'static str, mix: Mix, seed: u64) -> Payload {
 }
 
 fn config() -> Config {
+    config_with(&[])
+}
+
+/// The bench configuration with `extra` variables set.
+fn config_with(extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| match name {
         "DD_TAGS" => Some("env:bench,team:platform".to_owned()),
-        _ => None,
+        _ => extra
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned()),
     })
     .unwrap()
 }
@@ -141,26 +149,40 @@ fn stages(c: &mut Criterion) {
             });
         }
 
-        let forwarder = Forwarder::with_destination(
-            &config(),
-            Destination::DryRun(Arc::new(Mutex::new(std::io::sink()))),
-        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        group.bench_function("handler (dry run: no compression, no network)", |b| {
-            b.iter_batched(
-                || Invocation::local("bench"),
-                |invocation| {
-                    // The summary and EMF lines go to stderr; at the
-                    // default log level that is two lines per iteration.
-                    rt.block_on(forwarder.handle(&p.event, &invocation))
-                        .unwrap()
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        // The whole handler, and what each audit feature adds to it.
+        let features: [(&str, &[(&str, &str)]); 3] = [
+            ("handler (dry run: no compression, no network)", &[]),
+            (
+                "handler without secret redaction",
+                &[("DD_REDACT_SECRETS", "false")],
+            ),
+            (
+                "handler with SIEM attributes",
+                &[("DD_SIEM_ATTRIBUTES", "true")],
+            ),
+        ];
+        for (name, vars) in features {
+            let forwarder = Forwarder::with_destination(
+                &config_with(vars),
+                Destination::DryRun(Arc::new(Mutex::new(std::io::sink()))),
+            );
+            group.bench_function(name, |b| {
+                b.iter_batched(
+                    || Invocation::local("bench"),
+                    |invocation| {
+                        // The summary and EMF lines go to stderr; at the
+                        // default log level that is two lines per iteration.
+                        rt.block_on(forwarder.handle(&p.event, &invocation))
+                            .unwrap()
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
         group.finish();
     }
 }

@@ -109,6 +109,9 @@ pub struct Config {
     /// `DD_REDACT_SECRETS` (on by default) with `DD_REDACT_RESOURCES`:
     /// resources besides `secrets` whose data is redacted; `None` when off.
     pub redact_resources: Option<Vec<String>>,
+    /// `DD_SIEM_ATTRIBUTES`: add `http.*`, `usr.name`, `network.client.ip`,
+    /// `kube_namespace` and `objectRef` to audit logs (`crate::siem`).
+    pub siem_attributes: bool,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -337,6 +340,7 @@ impl Config {
             request_timeout,
             log_group_tags_ttl: fetch_tags.then_some(tags_ttl),
             redact_resources: redact.then_some(redact_resources),
+            siem_attributes: parse_bool("DD_SIEM_ATTRIBUTES", get("DD_SIEM_ATTRIBUTES"), false)?,
             api_key,
             intake_url,
             tags,

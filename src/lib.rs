@@ -30,6 +30,7 @@ pub mod redact;
 pub mod s3_object;
 pub mod shape;
 pub mod ship;
+pub mod siem;
 pub mod spill;
 pub mod trigger;
 

@@ -211,6 +211,9 @@ pub struct EventKey<'a> {
     pub id: &'a str,
     /// Epoch milliseconds.
     pub timestamp: i64,
+    /// Further top-level attributes, serialized, each as `,"name":value`
+    /// (`crate::siem`); empty for none.
+    pub attributes: &'a str,
 }
 
 impl<'a> From<&'a CloudWatchLogEvent<'_>> for EventKey<'a> {
@@ -218,6 +221,7 @@ impl<'a> From<&'a CloudWatchLogEvent<'_>> for EventKey<'a> {
         EventKey {
             id: &event.id,
             timestamp: event.timestamp,
+            attributes: "",
         }
     }
 }
@@ -251,6 +255,7 @@ impl DocumentShape {
         write_json_str(out, event.id);
         out.extend_from_slice(b",\"timestamp\":");
         out.extend_from_slice(itoa::Buffer::new().format(event.timestamp).as_bytes());
+        out.extend_from_slice(event.attributes.as_bytes());
         if let Some(t) = truncation {
             out.extend_from_slice(b",\"truncated\":true,\"original_size\":");
             out.extend_from_slice(itoa::Buffer::new().format(t.original_size).as_bytes());

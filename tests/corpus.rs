@@ -347,6 +347,48 @@ async fn no_secret_value_of_the_corpus_reaches_the_intake() {
     assert!(everything.contains("c3VwZXItc2VjcmV0LXB3"));
 }
 
+#[tokio::test]
+async fn siem_attributes_over_the_corpus_agree_with_each_event() {
+    if !corpus_present() {
+        return;
+    }
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let mut messages = corpus_messages();
+    messages.extend(generated_messages());
+    let logs = forward_all_with(
+        &intake,
+        AUDIT_GROUP,
+        AUDIT_STREAM,
+        &messages,
+        &[("DD_SIEM_ATTRIBUTES", "true")],
+    )
+    .await;
+    // Partial events, odd types and the non-JSON file all arrive, unchanged.
+    assert_arrived(&logs, &messages, "kubernetes.audit");
+    let mut with_method = 0;
+    for log in &logs {
+        let Ok(event) = serde_json::from_str::<Value>(log["message"].as_str().unwrap()) else {
+            assert!(log.get("http").is_none());
+            continue;
+        };
+        match event["verb"].as_str() {
+            Some(verb) => {
+                assert_eq!(log["http"]["method"], verb);
+                with_method += 1;
+            }
+            None => assert!(log["http"].get("method").is_none()),
+        }
+        match event["user"]["username"].as_str() {
+            Some(name) => assert_eq!(log["usr"]["name"], name),
+            None => assert!(log.get("usr").is_none()),
+        }
+        if event["objectRef"].is_object() {
+            assert_eq!(log["objectRef"], event["objectRef"]);
+        }
+    }
+    assert!(with_method > 200, "{with_method}");
+}
+
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }

@@ -435,3 +435,67 @@ async fn the_retry_budget_ends_before_the_deadline() {
         err.error_message()
     );
 }
+
+/// The Cloud SIEM query `source:kubernetes.audit @objectRef.resource:pods
+/// @objectRef.subresource:exec @http.method:create
+/// @http.status_code:[101 TO 299]`, evaluated the way an intake that
+/// indexes JSON attributes would: on the log's own attributes, not on its
+/// message.
+fn exec_detection_matches(log: &serde_json::Value) -> bool {
+    let status = log["http"]["status_code"].as_u64();
+    log["ddsource"] == "kubernetes.audit"
+        && log["objectRef"]["resource"] == "pods"
+        && log["objectRef"]["subresource"] == "exec"
+        && log["http"]["method"] == "create"
+        && status.is_some_and(|s| (101..=299).contains(&s))
+}
+
+#[tokio::test]
+async fn siem_attributes_make_the_exec_detection_match_on_attributes_alone() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let sample =
+        std::fs::read_to_string(support::repo_root().join("events/eks-audit.json")).unwrap();
+
+    // Off by default: the detection cannot match without parsing messages.
+    forwarder(&config(&intake, &[]))
+        .handle(&event(sample.clone()), &invocation())
+        .await
+        .unwrap();
+    let plain = intake.accepted_logs();
+    assert_eq!(plain.len(), 11);
+    assert!(!plain.iter().any(exec_detection_matches));
+    assert!(plain.iter().all(|l| l.get("http").is_none()));
+
+    forwarder(&config(&intake, &[("DD_SIEM_ATTRIBUTES", "true")]))
+        .handle(&event(sample), &invocation())
+        .await
+        .unwrap();
+    let logs = &intake.accepted_logs()[11..];
+    // The exec, in both of its stages; nothing else.
+    let hits: Vec<&serde_json::Value> = logs.iter().filter(|l| exec_detection_matches(l)).collect();
+    assert_eq!(hits.len(), 2, "{logs:?}");
+    for (log, plain) in logs.iter().zip(&plain) {
+        // The message is untouched; the attributes agree with it.
+        assert_eq!(log["message"], plain["message"]);
+        let event: serde_json::Value =
+            serde_json::from_str(log["message"].as_str().unwrap()).unwrap();
+        assert_eq!(log["http"]["method"], event["verb"]);
+        assert_eq!(log["http"]["status_code"], event["responseStatus"]["code"]);
+        assert_eq!(log["usr"]["name"], event["user"]["username"]);
+        assert_eq!(log["network"]["client"]["ip"], event["sourceIPs"][0]);
+        assert_eq!(log["objectRef"], event["objectRef"]);
+        let uri = event["requestURI"].as_str().unwrap();
+        assert_eq!(
+            log["http"]["url_details"]["path"],
+            uri.split('?').next().unwrap()
+        );
+        if let Some(ns) = event["objectRef"]["namespace"].as_str() {
+            assert_eq!(log["kube_namespace"], ns);
+        }
+    }
+    // The denied secret read carries its 403 as an attribute.
+    assert!(
+        logs.iter()
+            .any(|l| l["http"]["status_code"] == 403 && l["objectRef"]["resource"] == "secrets")
+    );
+}

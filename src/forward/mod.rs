@@ -156,8 +156,8 @@ pub struct Forwarder {
     function_name: String,
     /// With `DD_FETCH_LOG_GROUP_TAGS`: the log groups' tags.
     group_tags: Option<Arc<GroupTagCache>>,
-    /// `None` with `DD_REDACT_SECRETS=false`.
-    redactor: Option<Arc<SecretRedactor>>,
+    /// What is done to audit events on the way (redaction, attributes).
+    rules: Arc<AuditRules>,
     /// The client that reads S3 objects, built on the first S3 event.
     s3_reader: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
 }
@@ -189,10 +189,10 @@ impl Forwarder {
             metrics_namespace: config.metrics_namespace.clone(),
             function_name: config.function_name.clone(),
             group_tags: None,
-            redactor: config
-                .redact_resources
-                .as_deref()
-                .map(|extra| Arc::new(SecretRedactor::new(extra))),
+            rules: Arc::new(AuditRules {
+                redactor: config.redact_resources.as_deref().map(SecretRedactor::new),
+                siem_attributes: config.siem_attributes,
+            }),
             s3_reader: Arc::default(),
         }
     }
@@ -360,7 +360,7 @@ impl Forwarder {
 
     /// An empty outbox with this forwarder's limits and rules.
     fn outbox(&self) -> Outbox<'_> {
-        Outbox::new(self.batch_limits, self.redactor.as_deref())
+        Outbox::new(self.batch_limits, &self.rules)
     }
 
     /// The log group's tags, when they are fetched.
@@ -516,11 +516,23 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.add_traffic(report);
 }
 
-/// Log objects on their way into request bodies: secrets redacted, shaped,
-/// shrunk when over the per-log limit (counted and logged, never dropped),
-/// and batched.
+/// What is done to each audit event's message on its way, set once from
+/// the configuration.
+#[derive(Debug)]
+struct AuditRules {
+    /// `None` with `DD_REDACT_SECRETS=false`.
+    redactor: Option<SecretRedactor>,
+    /// `DD_SIEM_ATTRIBUTES`.
+    siem_attributes: bool,
+}
+
+/// Log objects on their way into request bodies: secrets redacted, SIEM
+/// attributes added, shaped, shrunk when over the per-log limit (counted
+/// and logged, never dropped), and batched.
 struct Outbox<'f> {
-    redactor: Option<&'f SecretRedactor>,
+    rules: &'f AuditRules,
+    /// The attributes of the log being built.
+    attributes: String,
     batcher: Batcher,
     /// The largest log object, with room for the `retry:true` tag a replay
     /// adds, so a log shrunk to the limit still fits when it comes back.
@@ -529,11 +541,12 @@ struct Outbox<'f> {
 }
 
 impl<'f> Outbox<'f> {
-    fn new(batch_limits: BatchLimits, redactor: Option<&'f SecretRedactor>) -> Self {
+    fn new(batch_limits: BatchLimits, rules: &'f AuditRules) -> Self {
         let batcher = Batcher::new(batch_limits);
         let max_log = batcher.max_log_bytes() - limits::REPLAY_TAG_ROOM;
         Self {
-            redactor,
+            rules,
+            attributes: String::new(),
             batcher,
             max_log,
             log: Vec::with_capacity(4096),
@@ -549,12 +562,24 @@ impl<'f> Outbox<'f> {
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<(), UnfittableLog> {
-        let redacted = self.redactor.and_then(|r| r.redact(message_json));
+        let redacted = self
+            .rules
+            .redactor
+            .as_ref()
+            .and_then(|r| r.redact(message_json));
         if let Some(r) = &redacted {
             summary.logs_redacted += 1;
             summary.redacted_values += r.values;
         }
         let message_json = redacted.as_ref().map_or(message_json, |r| &r.message_json);
+        self.attributes.clear();
+        if self.rules.siem_attributes {
+            crate::siem::write_attributes(message_json, &mut self.attributes);
+        }
+        let key = EventKey {
+            attributes: &self.attributes,
+            ..key
+        };
         let log = &mut self.log;
         log.clear();
         shape.write_log(key, message_json, None, log);

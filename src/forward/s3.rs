@@ -134,6 +134,7 @@ impl Forwarder {
                 let event = EventKey {
                     id: &id,
                     timestamp: probe.event_millis().unwrap_or(now_ms),
+                    attributes: "",
                 };
                 outbox.push(&lines_shape, event, &message, invocation, summary)?;
             }
