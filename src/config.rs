@@ -11,7 +11,9 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::limits;
+use crate::scrub::{MatchFilter, ScrubRule, Scrubber};
 use crate::ship::BodyEncoding;
+use regex::Regex;
 
 /// A configuration value that could not be used.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -112,6 +114,10 @@ pub struct Config {
     /// `DD_SIEM_ATTRIBUTES`: add `http.*`, `usr.name`, `network.client.ip`,
     /// `kube_namespace` and `objectRef` to audit logs (`crate::siem`).
     pub siem_attributes: bool,
+    /// `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
+    pub match_filter: MatchFilter,
+    /// `REDACT_IP`, `REDACT_EMAIL`, `DD_SCRUBBING_RULE`, in that order.
+    pub scrubber: Scrubber,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -327,6 +333,46 @@ impl Config {
             redact_resources.push(resource);
         }
 
+        // Set but empty is an error here, not "unset": an empty pattern
+        // would match every log.
+        let pattern = |variable: &'static str| -> Result<Option<Regex>, ConfigError> {
+            let Some(value) = lookup(variable) else {
+                return Ok(None);
+            };
+            if value.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    variable,
+                    value,
+                    accepts: "a non-empty regular expression (unset the variable to turn it off)",
+                });
+            }
+            Regex::new(&value)
+                .map(Some)
+                .map_err(|_| ConfigError::Invalid {
+                    variable,
+                    value,
+                    accepts: "a regular expression in Rust regex syntax",
+                })
+        };
+        let match_filter = MatchFilter {
+            include: pattern("INCLUDE_AT_MATCH")?,
+            exclude: pattern("EXCLUDE_AT_MATCH")?,
+        };
+        let mut scrubber = Scrubber::default();
+        if parse_bool("REDACT_IP", get("REDACT_IP"), false)? {
+            scrubber.rules.push(crate::scrub::ip_rule());
+        }
+        if parse_bool("REDACT_EMAIL", get("REDACT_EMAIL"), false)? {
+            scrubber.rules.push(crate::scrub::email_rule());
+        }
+        if let Some(rule) = pattern("DD_SCRUBBING_RULE")? {
+            scrubber.rules.push(ScrubRule {
+                pattern: rule,
+                replacement: lookup("DD_SCRUBBING_RULE_REPLACEMENT")
+                    .unwrap_or_else(|| "xxxxx".to_owned()),
+            });
+        }
+
         let api_key_store = match (get("DD_API_KEY_SECRET_ARN"), get("DD_API_KEY_SSM_NAME")) {
             (Some(arn), _) => Some(secret_store(arn)?),
             (None, Some(name)) => Some(ApiKeyStore::Ssm { name }),
@@ -340,6 +386,8 @@ impl Config {
             request_timeout,
             log_group_tags_ttl: fetch_tags.then_some(tags_ttl),
             redact_resources: redact.then_some(redact_resources),
+            match_filter,
+            scrubber,
             siem_attributes: parse_bool("DD_SIEM_ATTRIBUTES", get("DD_SIEM_ATTRIBUTES"), false)?,
             api_key,
             intake_url,
@@ -596,6 +644,29 @@ mod tests {
                 .redact_resources,
             None
         );
+    }
+
+    #[test]
+    fn match_and_scrubbing_patterns() {
+        let c = parse(&[
+            ("INCLUDE_AT_MATCH", "verb\":\"create"),
+            ("REDACT_IP", "true"),
+            ("DD_SCRUBBING_RULE", "password=\\S+"),
+            ("DD_SCRUBBING_RULE_REPLACEMENT", "password=***"),
+        ])
+        .unwrap();
+        assert!(c.match_filter.include.is_some() && c.match_filter.exclude.is_none());
+        assert_eq!(c.scrubber.rules.len(), 2);
+        assert_eq!(c.scrubber.rules[1].replacement, "password=***");
+        for (var, value, accepts) in [
+            ("EXCLUDE_AT_MATCH", "(unclosed", "regular expression"),
+            ("INCLUDE_AT_MATCH", "  ", "non-empty"),
+            ("DD_SCRUBBING_RULE", "", "non-empty"),
+            ("REDACT_EMAIL", "sure", "true or false"),
+        ] {
+            let msg = parse(&[(var, value)]).unwrap_err().to_string();
+            assert!(msg.starts_with(var) && msg.contains(accepts), "{msg}");
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod logging;
 pub mod metrics;
 pub mod redact;
 pub mod s3_object;
+pub mod scrub;
 pub mod shape;
 pub mod ship;
 pub mod siem;

@@ -39,8 +39,10 @@ pub struct InvocationSummary {
     pub logs_failed: usize,
     /// Logs over the per-log limit that were shrunk to fit.
     pub truncated: usize,
-    /// Logs dropped by a filter (none yet: filters are a later feature).
+    /// Logs dropped by `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
     pub filtered: usize,
+    /// Logs changed by `REDACT_IP`, `REDACT_EMAIL` or `DD_SCRUBBING_RULE`.
+    pub logs_scrubbed: usize,
     /// Logs whose message had secret values replaced (`crate::redact`).
     pub logs_redacted: usize,
     /// Values replaced in them.
@@ -133,7 +135,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 22] = [
+        let values: [(&str, &str, u64); 23] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -164,6 +166,7 @@ impl InvocationSummary {
             ("ObjectsRead", "Count", self.objects_read as u64),
             ("TagFetchErrors", "Count", self.tag_fetch_errors as u64),
             ("LogsRedacted", "Count", self.logs_redacted as u64),
+            ("LogsScrubbed", "Count", self.logs_scrubbed as u64),
         ];
         let definitions: Vec<serde_json::Value> = values
             .iter()

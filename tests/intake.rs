@@ -499,3 +499,60 @@ async fn siem_attributes_make_the_exec_detection_match_on_attributes_alone() {
             .any(|l| l["http"]["status_code"] == 403 && l["objectRef"]["resource"] == "secrets")
     );
 }
+
+#[tokio::test]
+async fn datadog_forwarder_filters_and_scrubbing_apply_to_the_message() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let sample =
+        std::fs::read_to_string(support::repo_root().join("events/eks-audit.json")).unwrap();
+    let summary = forwarder(&config(
+        &intake,
+        &[
+            // Writes only, except by nodes; exclude wins over include.
+            (
+                "INCLUDE_AT_MATCH",
+                r#""verb":"(create|update|patch|delete)""#,
+            ),
+            ("EXCLUDE_AT_MATCH", r#""username":"system:node:"#),
+            ("REDACT_IP", "true"),
+            ("REDACT_EMAIL", "true"),
+            ("DD_SCRUBBING_RULE", r"AROA[A-Z0-9]+"),
+            ("DD_SCRUBBING_RULE_REPLACEMENT", "AROA-REDACTED"),
+            ("DD_SIEM_ATTRIBUTES", "true"),
+        ],
+    ))
+    .handle(&event(sample), &invocation())
+    .await
+    .unwrap();
+    let logs = intake.accepted_logs();
+    // Of the 11 sample events the writes by people go through; the reads,
+    // the watch and the node's lease update are filtered out.
+    let verbs: Vec<String> = logs
+        .iter()
+        .map(|l| l["http"]["method"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        verbs
+            .iter()
+            .all(|v| ["create", "patch", "delete"].contains(&v.as_str())),
+        "{verbs:?}"
+    );
+    assert_eq!(summary.filtered + logs.len(), 11);
+    assert_eq!(summary.filtered, 11 - logs.len());
+    assert!(summary.filtered >= 5, "{}", summary.filtered);
+    assert!(summary.logs_scrubbed > 0);
+    for log in &logs {
+        let message = log["message"].as_str().unwrap();
+        // Still the same event, as valid JSON, with nothing left to scrub.
+        let event: serde_json::Value = serde_json::from_str(message).unwrap();
+        assert!(event["auditID"].is_string());
+        assert!(
+            !message.contains("198.51.100.23") && !message.contains("AROAEXAMPLE"),
+            "{message}"
+        );
+        // Attributes come from the scrubbed message.
+        if let Some(ip) = log["network"]["client"]["ip"].as_str() {
+            assert_eq!(ip, "xxx.xxx.xxx.xxx");
+        }
+    }
+}

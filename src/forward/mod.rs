@@ -7,6 +7,7 @@
 mod kinesis;
 mod s3;
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +26,7 @@ use crate::limits;
 use crate::metrics::InvocationSummary;
 use crate::redact::SecretRedactor;
 use crate::s3_object::ObjectError;
+use crate::scrub::{MatchFilter, Scrubber};
 use crate::shape::{DocumentShape, EventKey, LogOrigin, LogShaper, Truncation};
 use crate::ship::{DeliveryFailures, DeliveryReport, IntakeClient, ShipOptions, Shipper};
 use crate::spill::{ReplayDeadlines, SpillError, SpillStore, keep_failed, replay};
@@ -190,6 +192,8 @@ impl Forwarder {
             function_name: config.function_name.clone(),
             group_tags: None,
             rules: Arc::new(AuditRules {
+                match_filter: config.match_filter.clone(),
+                scrubber: config.scrubber.clone(),
                 redactor: config.redact_resources.as_deref().map(SecretRedactor::new),
                 siem_attributes: config.siem_attributes,
             }),
@@ -520,14 +524,18 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
 /// the configuration.
 #[derive(Debug)]
 struct AuditRules {
+    /// `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
+    match_filter: MatchFilter,
+    /// `REDACT_IP`, `REDACT_EMAIL`, `DD_SCRUBBING_RULE`.
+    scrubber: Scrubber,
     /// `None` with `DD_REDACT_SECRETS=false`.
     redactor: Option<SecretRedactor>,
     /// `DD_SIEM_ATTRIBUTES`.
     siem_attributes: bool,
 }
 
-/// Log objects on their way into request bodies: secrets redacted, SIEM
-/// attributes added, shaped, shrunk when over the per-log limit (counted
+/// Log objects on their way into request bodies: filtered (counted),
+/// scrubbed, secrets redacted, SIEM attributes added, shaped, shrunk when over the per-log limit (counted
 /// and logged, never dropped), and batched.
 struct Outbox<'f> {
     rules: &'f AuditRules,
@@ -562,6 +570,22 @@ impl<'f> Outbox<'f> {
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<(), UnfittableLog> {
+        // The Datadog Forwarder's filters and scrubbing read the message as
+        // text: unescaped only when one of them is on.
+        let mut scrubbed = None;
+        if self.rules.match_filter.is_active() || self.rules.scrubber.is_active() {
+            let text: Cow<'_, str> =
+                serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
+            if !self.rules.match_filter.keeps(&text) {
+                summary.filtered += 1;
+                return Ok(());
+            }
+            if let Some(text) = self.rules.scrubber.scrub(&text) {
+                summary.logs_scrubbed += 1;
+                scrubbed = serde_json::to_string(&text).ok();
+            }
+        }
+        let message_json = scrubbed.as_deref().unwrap_or(message_json);
         let redacted = self
             .rules
             .redactor

@@ -1,0 +1,198 @@
+//! The Datadog Forwarder's filtering and scrubbing, with its names and
+//! meaning: `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH` (exclude wins),
+//! `REDACT_IP`, `REDACT_EMAIL`, and `DD_SCRUBBING_RULE` with
+//! `DD_SCRUBBING_RULE_REPLACEMENT`. All apply to the message as text.
+//!
+//! One difference: a message that is JSON (an audit event) stays valid
+//! JSON with the same structure. A rule is applied to the whole text first
+//! (so a rule such as `"password":"[^"]*"` works as it does there); if that
+//! breaks the JSON or changes its keys, the rules are applied to each
+//! string value of the event instead, so a rule that reaches across quotes
+//! cannot corrupt the event.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// `INCLUDE_AT_MATCH` and `EXCLUDE_AT_MATCH`.
+#[derive(Debug, Clone, Default)]
+pub struct MatchFilter {
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+}
+
+impl MatchFilter {
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
+    /// Whether the message goes on: it matches the include pattern (if
+    /// any) and does not match the exclude pattern.
+    pub fn keeps(&self, message: &str) -> bool {
+        if self.exclude.as_ref().is_some_and(|r| r.is_match(message)) {
+            return false;
+        }
+        self.include.as_ref().is_none_or(|r| r.is_match(message))
+    }
+}
+
+/// One replacement rule.
+#[derive(Debug, Clone)]
+pub struct ScrubRule {
+    pub pattern: Regex,
+    pub replacement: String,
+}
+
+/// What `REDACT_IP` replaces (IPv4 addresses), with the Datadog
+/// Forwarder's replacement.
+pub fn ip_rule() -> ScrubRule {
+    ScrubRule {
+        pattern: Regex::new(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").expect("a valid pattern"),
+        replacement: "xxx.xxx.xxx.xxx".to_owned(),
+    }
+}
+
+/// What `REDACT_EMAIL` replaces.
+pub fn email_rule() -> ScrubRule {
+    ScrubRule {
+        pattern: Regex::new(r"[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9.-]+")
+            .expect("a valid pattern"),
+        replacement: "xxxxx@xxxxx.com".to_owned(),
+    }
+}
+
+/// The replacement rules, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Scrubber {
+    pub rules: Vec<ScrubRule>,
+}
+
+impl Scrubber {
+    pub fn is_active(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
+    /// The scrubbed message (text, not a JSON literal), or `None` when no
+    /// rule matched.
+    pub fn scrub(&self, message: &str) -> Option<String> {
+        if !self.rules.iter().any(|r| r.pattern.is_match(message)) {
+            return None;
+        }
+        let whole = self.apply(message);
+        let original = message
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Value>(message).ok())
+            .flatten();
+        let Some(mut event) = original else {
+            return Some(whole);
+        };
+        if serde_json::from_str::<Value>(&whole).is_ok_and(|after| same_shape(&event, &after)) {
+            return Some(whole);
+        }
+        // The rules broke the event's JSON or its keys: value by value.
+        self.apply_to_values(&mut event);
+        Some(event.to_string())
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let mut out = Cow::Borrowed(text);
+        for rule in &self.rules {
+            if let Cow::Owned(replaced) = rule.pattern.replace_all(&out, rule.replacement.as_str())
+            {
+                out = Cow::Owned(replaced);
+            }
+        }
+        out.into_owned()
+    }
+
+    fn apply_to_values(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.apply(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.apply_to_values(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.apply_to_values(v)),
+            _ => {}
+        }
+    }
+}
+
+/// The same keys at every level, and arrays of the same lengths.
+fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_shape(v, w))
+        }
+        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclude_wins_over_include() {
+        let filter = MatchFilter {
+            include: Some(Regex::new("verb\":\"(create|delete)").unwrap()),
+            exclude: Some(Regex::new("system:node:").unwrap()),
+        };
+        assert!(filter.keeps(r#"{"verb":"create","user":{"username":"alice"}}"#));
+        assert!(!filter.keeps(r#"{"verb":"get","user":{"username":"alice"}}"#));
+        assert!(!filter.keeps(r#"{"verb":"create","user":{"username":"system:node:ip-1"}}"#));
+        assert!(MatchFilter::default().keeps("anything"));
+    }
+
+    #[test]
+    fn ips_and_emails_are_replaced_and_json_stays_json() {
+        let scrubber = Scrubber {
+            rules: vec![ip_rule(), email_rule()],
+        };
+        let event = r#"{"sourceIPs":["198.51.100.23"],"user":{"username":"élodie@example.com"},"note":"from 10.0.0.1 ✓"}"#;
+        let out = scrubber.scrub(event).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["sourceIPs"][0], "xxx.xxx.xxx.xxx");
+        // The pattern is ASCII, as the Datadog Forwarder's is.
+        assert_eq!(v["user"]["username"], "éxxxxx@xxxxx.com");
+        assert_eq!(v["note"], "from xxx.xxx.xxx.xxx ✓");
+        assert!(scrubber.scrub(r#"{"verb":"get"}"#).is_none());
+        assert_eq!(
+            scrubber.scrub("plain 192.0.2.1 text").unwrap(),
+            "plain xxx.xxx.xxx.xxx text"
+        );
+    }
+
+    #[test]
+    fn a_rule_that_would_break_the_json_is_applied_per_value() {
+        // Reaches across the closing quote: on the whole text it would eat
+        // the structure.
+        let scrubber = Scrubber {
+            rules: vec![ScrubRule {
+                pattern: Regex::new(r#"token=[^ ]*"#).unwrap(),
+                replacement: "token=xxxxx".to_owned(),
+            }],
+        };
+        let event = r#"{"requestURI":"/x?token=abc","next":"y token=def z"}"#;
+        let out = scrubber.scrub(event).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["requestURI"], "/x?token=xxxxx");
+        assert_eq!(v["next"], "y token=xxxxx z");
+
+        // A rule written against the JSON text works on the whole text.
+        let scrubber = Scrubber {
+            rules: vec![ScrubRule {
+                pattern: Regex::new(r#""password":"[^"]*""#).unwrap(),
+                replacement: r#""password":"xxxxx""#.to_owned(),
+            }],
+        };
+        let out = scrubber
+            .scrub(r#"{"requestObject":{"password":"hunter2","user":"a"}}"#)
+            .unwrap();
+        assert_eq!(out, r#"{"requestObject":{"password":"xxxxx","user":"a"}}"#);
+    }
+}
