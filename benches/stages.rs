@@ -154,7 +154,7 @@ fn stages(c: &mut Criterion) {
             .build()
             .unwrap();
         // The whole handler, and what each audit feature adds to it.
-        let features: [(&str, &[(&str, &str)]); 3] = [
+        let features: [(&str, &[(&str, &str)]); 5] = [
             ("handler (dry run: no compression, no network)", &[]),
             (
                 "handler without secret redaction",
@@ -164,6 +164,11 @@ fn stages(c: &mut Criterion) {
                 "handler with SIEM attributes",
                 &[("DD_SIEM_ATTRIBUTES", "true")],
             ),
+            (
+                "handler with EXCLUDE_AT_MATCH",
+                &[("EXCLUDE_AT_MATCH", "never-in-these-events")],
+            ),
+            ("handler with REDACT_IP", &[("REDACT_IP", "true")]),
         ];
         for (name, vars) in features {
             let forwarder = Forwarder::with_destination(

@@ -370,6 +370,7 @@ impl Config {
                 pattern: rule,
                 replacement: lookup("DD_SCRUBBING_RULE_REPLACEMENT")
                     .unwrap_or_else(|| "xxxxx".to_owned()),
+                keeps_structure: false,
             });
         }
 

@@ -42,6 +42,10 @@ impl MatchFilter {
 pub struct ScrubRule {
     pub pattern: Regex,
     pub replacement: String,
+    /// Neither the pattern's matches nor the replacement can contain a
+    /// JSON structural character, so applying it to the whole text keeps
+    /// any JSON valid and its structure the same (the built-in rules).
+    pub keeps_structure: bool,
 }
 
 /// What `REDACT_IP` replaces (IPv4 addresses), with the Datadog
@@ -50,6 +54,7 @@ pub fn ip_rule() -> ScrubRule {
     ScrubRule {
         pattern: Regex::new(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").expect("a valid pattern"),
         replacement: "xxx.xxx.xxx.xxx".to_owned(),
+        keeps_structure: true,
     }
 }
 
@@ -59,6 +64,7 @@ pub fn email_rule() -> ScrubRule {
         pattern: Regex::new(r"[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9.-]+")
             .expect("a valid pattern"),
         replacement: "xxxxx@xxxxx.com".to_owned(),
+        keeps_structure: true,
     }
 }
 
@@ -80,6 +86,9 @@ impl Scrubber {
             return None;
         }
         let whole = self.apply(message);
+        if self.rules.iter().all(|r| r.keeps_structure) {
+            return Some(whole);
+        }
         let original = message
             .starts_with('{')
             .then(|| serde_json::from_str::<Value>(message).ok())
@@ -175,6 +184,7 @@ mod tests {
             rules: vec![ScrubRule {
                 pattern: Regex::new(r#"token=[^ ]*"#).unwrap(),
                 replacement: "token=xxxxx".to_owned(),
+                keeps_structure: false,
             }],
         };
         let event = r#"{"requestURI":"/x?token=abc","next":"y token=def z"}"#;
@@ -188,6 +198,7 @@ mod tests {
             rules: vec![ScrubRule {
                 pattern: Regex::new(r#""password":"[^"]*""#).unwrap(),
                 replacement: r#""password":"xxxxx""#.to_owned(),
+                keeps_structure: false,
             }],
         };
         let out = scrubber
