@@ -154,7 +154,7 @@ fn stages(c: &mut Criterion) {
             .build()
             .unwrap();
         // The whole handler, and what each audit feature adds to it.
-        let features: [(&str, &[(&str, &str)]); 5] = [
+        let features: [(&str, &[(&str, &str)]); 8] = [
             ("handler (dry run: no compression, no network)", &[]),
             (
                 "handler without secret redaction",
@@ -169,6 +169,21 @@ fn stages(c: &mut Criterion) {
                 &[("EXCLUDE_AT_MATCH", "never-in-these-events")],
             ),
             ("handler with REDACT_IP", &[("REDACT_IP", "true")]),
+            (
+                "handler with DD_AUDIT_EXCLUDE (matching nothing)",
+                &[(
+                    "DD_AUDIT_EXCLUDE",
+                    r"@verb:(get OR list OR watch) @user.username:system\:node\:* @responseStatus.code:>=500",
+                )],
+            ),
+            (
+                "handler with DD_AUDIT_NOISE_FILTER=standard",
+                &[("DD_AUDIT_NOISE_FILTER", "standard")],
+            ),
+            (
+                "handler with DD_AUDIT_NOISE_FILTER=aggressive",
+                &[("DD_AUDIT_NOISE_FILTER", "aggressive")],
+            ),
         ];
         for (name, vars) in features {
             let forwarder = Forwarder::with_destination(

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::audit_filter::{AuditFilter, NoiseLevel};
+use crate::audit_query::{AuditQuery, QueryError};
 use crate::limits;
 use crate::scrub::{MatchFilter, ScrubRule, Scrubber};
 use crate::ship::BodyEncoding;
@@ -28,6 +30,13 @@ pub enum ConfigError {
     Rejected {
         variable: &'static str,
         reason: &'static str,
+    },
+    #[error(
+        "{variable} is not a valid audit query {error} (the syntax is Datadog's log search, as in @verb:(get OR list) -@user.username:system\\:*)"
+    )]
+    Query {
+        variable: &'static str,
+        error: QueryError,
     },
     #[error("{variable} is required {when}")]
     Missing {
@@ -118,6 +127,8 @@ pub struct Config {
     pub match_filter: MatchFilter,
     /// `REDACT_IP`, `REDACT_EMAIL`, `DD_SCRUBBING_RULE`, in that order.
     pub scrubber: Scrubber,
+    /// `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE` and `DD_AUDIT_NOISE_FILTER`.
+    pub audit_filter: AuditFilter,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -374,6 +385,35 @@ impl Config {
             });
         }
 
+        let audit_query = |variable: &'static str| -> Result<Option<AuditQuery>, ConfigError> {
+            lookup(variable)
+                .map(|text| {
+                    text.parse()
+                        .map_err(|error| ConfigError::Query { variable, error })
+                })
+                .transpose()
+        };
+        let noise = match get("DD_AUDIT_NOISE_FILTER") {
+            None => None,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "off" | "false" | "none" => None,
+                "standard" | "true" => Some(NoiseLevel::Standard),
+                "aggressive" => Some(NoiseLevel::Aggressive),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "DD_AUDIT_NOISE_FILTER",
+                        value: v,
+                        accepts: "off, standard or aggressive",
+                    });
+                }
+            },
+        };
+        let audit_filter = AuditFilter::new(
+            audit_query("DD_AUDIT_INCLUDE")?,
+            audit_query("DD_AUDIT_EXCLUDE")?,
+            noise,
+        );
+
         let api_key_store = match (get("DD_API_KEY_SECRET_ARN"), get("DD_API_KEY_SSM_NAME")) {
             (Some(arn), _) => Some(secret_store(arn)?),
             (None, Some(name)) => Some(ApiKeyStore::Ssm { name }),
@@ -389,6 +429,7 @@ impl Config {
             redact_resources: redact.then_some(redact_resources),
             match_filter,
             scrubber,
+            audit_filter,
             siem_attributes: parse_bool("DD_SIEM_ATTRIBUTES", get("DD_SIEM_ATTRIBUTES"), false)?,
             api_key,
             intake_url,
@@ -667,6 +708,42 @@ mod tests {
         ] {
             let msg = parse(&[(var, value)]).unwrap_err().to_string();
             assert!(msg.starts_with(var) && msg.contains(accepts), "{msg}");
+        }
+    }
+
+    #[test]
+    fn audit_filters() {
+        assert!(!parse(&[]).unwrap().audit_filter.is_active());
+        let c = parse(&[
+            (
+                "DD_AUDIT_EXCLUDE",
+                r"@verb:watch @user.username:system\:node\:*",
+            ),
+            ("DD_AUDIT_NOISE_FILTER", "Aggressive"),
+        ])
+        .unwrap();
+        assert!(c.audit_filter.is_active());
+        assert!(
+            parse(&[("DD_AUDIT_NOISE_FILTER", "off")])
+                .map(|c| !c.audit_filter.is_active())
+                .unwrap()
+        );
+        for (var, value, expected) in [
+            (
+                "DD_AUDIT_NOISE_FILTER",
+                "loud",
+                "expected off, standard or aggressive",
+            ),
+            ("DD_AUDIT_INCLUDE", "@verb:(get OR", "at character 14"),
+            (
+                "DD_AUDIT_EXCLUDE",
+                "watch",
+                "free-text search is not supported",
+            ),
+            ("DD_AUDIT_EXCLUDE", "", "the query is empty"),
+        ] {
+            let msg = parse(&[(var, value)]).unwrap_err().to_string();
+            assert!(msg.starts_with(var) && msg.contains(expected), "{msg}");
         }
     }
 

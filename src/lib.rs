@@ -14,6 +14,8 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod audit_filter;
+pub mod audit_query;
 pub mod aws;
 pub mod batch;
 pub mod calendar;

@@ -41,6 +41,12 @@ pub struct InvocationSummary {
     pub truncated: usize,
     /// Logs dropped by `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
     pub filtered: usize,
+    /// Audit logs dropped by `DD_AUDIT_INCLUDE` / `DD_AUDIT_EXCLUDE`.
+    pub filtered_by_query: usize,
+    /// Audit logs dropped by the noise preset (`DD_AUDIT_NOISE_FILTER`).
+    pub filtered_as_noise: usize,
+    /// Bytes of the messages dropped as noise: what the preset saved.
+    pub noise_bytes: u64,
     /// Logs changed by `REDACT_IP`, `REDACT_EMAIL` or `DD_SCRUBBING_RULE`.
     pub logs_scrubbed: usize,
     /// Logs whose message had secret values replaced (`crate::redact`).
@@ -135,12 +141,23 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 23] = [
+        let values: [(&str, &str, u64); 26] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
             ("LogsTruncated", "Count", self.truncated as u64),
             ("LogsFiltered", "Count", self.filtered as u64),
+            (
+                "LogsFilteredByQuery",
+                "Count",
+                self.filtered_by_query as u64,
+            ),
+            (
+                "LogsFilteredAsNoise",
+                "Count",
+                self.filtered_as_noise as u64,
+            ),
+            ("NoiseBytes", "Bytes", self.noise_bytes),
             ("LogsStored", "Count", self.stored as u64),
             ("LogsReplayed", "Count", self.replayed as u64),
             ("LogsDeadLettered", "Count", self.dead_lettered as u64),

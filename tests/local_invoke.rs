@@ -106,6 +106,38 @@ fn the_audit_sample_has_the_traffic_the_readme_promises() {
     assert!(forbidden >= 1);
 }
 
+/// The noise preset drops the sample's node watch and lease renewal, and
+/// counts them; the people's requests, the exec and the 403 all go.
+#[test]
+fn the_noise_preset_drops_the_samples_heartbeats_and_counts_them() {
+    let out = run(
+        &[("DD_AUDIT_NOISE_FILTER", "standard")],
+        &["invoke", &sample("eks-audit.json")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let logs = stdout_logs(&out);
+    assert_eq!(logs.len(), 9);
+    for log in &logs {
+        let event: Value = serde_json::from_str(log["message"].as_str().unwrap()).unwrap();
+        assert!(
+            !event["user"]["username"]
+                .as_str()
+                .unwrap()
+                .starts_with("system:node:"),
+            "{event}"
+        );
+    }
+    let summary: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "invocation summary")
+        .expect("a summary line");
+    assert_eq!(summary["filtered_as_noise"], 2);
+    assert_eq!(summary["logs_forwarded"], 9);
+    assert!(summary["noise_bytes"].as_u64().unwrap() > 1000);
+}
+
 #[test]
 fn sample_events_match_their_generator() {
     let out = std::process::Command::new("python3")
@@ -148,6 +180,12 @@ fn bad_configuration_fails_start_up_naming_the_variable() {
         ("DD_COMPRESSION_LEVEL", "13", "0 to 12"),
         ("DD_COMPRESSION", "lz4", "gzip or zstd"),
         ("DD_USE_COMPRESSION", "sometimes", "true or false"),
+        (
+            "DD_AUDIT_NOISE_FILTER",
+            "loud",
+            "off, standard or aggressive",
+        ),
+        ("DD_AUDIT_EXCLUDE", "@verb:(get OR", "at character 14"),
     ] {
         let out = run(&[(var, value)], &["invoke", &sample("eks-audit.json")]);
         assert_eq!(out.status.code(), Some(1));

@@ -17,6 +17,7 @@ use thiserror::Error;
 use tokio::time::Instant;
 
 use crate::audit::{ShrunkMessage, shrink_message};
+use crate::audit_filter::{AuditFilter, AuditVerdict};
 use crate::batch::OversizeLog;
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
 use crate::config::Config;
@@ -193,6 +194,7 @@ impl Forwarder {
             group_tags: None,
             rules: Arc::new(AuditRules {
                 match_filter: config.match_filter.clone(),
+                audit_filter: config.audit_filter.clone(),
                 scrubber: config.scrubber.clone(),
                 redactor: config.redact_resources.as_deref().map(SecretRedactor::new),
                 siem_attributes: config.siem_attributes,
@@ -526,6 +528,8 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
 struct AuditRules {
     /// `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
     match_filter: MatchFilter,
+    /// `DD_AUDIT_INCLUDE` / `DD_AUDIT_EXCLUDE` / `DD_AUDIT_NOISE_FILTER`.
+    audit_filter: AuditFilter,
     /// `REDACT_IP`, `REDACT_EMAIL`, `DD_SCRUBBING_RULE`.
     scrubber: Scrubber,
     /// `None` with `DD_REDACT_SECRETS=false`.
@@ -534,9 +538,10 @@ struct AuditRules {
     siem_attributes: bool,
 }
 
-/// Log objects on their way into request bodies: filtered (counted),
-/// scrubbed, secrets redacted, SIEM attributes added, shaped, shrunk when over the per-log limit (counted
-/// and logged, never dropped), and batched.
+/// Log objects on their way into request bodies: filtered by text and by
+/// audit field (counted), scrubbed, secrets redacted, SIEM attributes
+/// added, shaped, shrunk when over the per-log limit (counted and logged,
+/// never dropped), and batched.
 struct Outbox<'f> {
     rules: &'f AuditRules,
     /// The attributes of the log being built.
@@ -570,6 +575,20 @@ impl<'f> Outbox<'f> {
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<(), UnfittableLog> {
+        // The audit filters read the event as it arrived, before any
+        // scrubbing can change the fields they select on.
+        match self.rules.audit_filter.verdict(message_json) {
+            AuditVerdict::Keep => {}
+            AuditVerdict::Excluded => {
+                summary.filtered_by_query += 1;
+                return Ok(());
+            }
+            AuditVerdict::Noise => {
+                summary.filtered_as_noise += 1;
+                summary.noise_bytes += message_json.len() as u64;
+                return Ok(());
+            }
+        }
         // The Datadog Forwarder's filters and scrubbing read the message as
         // text: unescaped only when one of them is on.
         let mut scrubbed = None;

@@ -1,0 +1,282 @@
+//! Audit-structured filtering: `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE`
+//! (queries in [`crate::audit_query`]'s syntax) and the opt-in noise
+//! presets of `DD_AUDIT_NOISE_FILTER`.
+//!
+//! The presets are queries too, written out below and in the README, so
+//! what they drop can be read, not guessed. Each is a pair: what counts as
+//! noise, and a guard of what a detection rule needs. An event is dropped
+//! as noise only when it matches the first and not the guard. The guard
+//! follows `AUDIT_TRAFFIC.md`'s "never drop" list, taken from Datadog's,
+//! Falco's, Elastic's and Sigma's Kubernetes audit rules.
+//!
+//! Only audit events are filtered: a message that is not a JSON object (an
+//! authenticator or scheduler log line in the same log group) passes.
+
+use std::borrow::Cow;
+
+use crate::audit_query::{AuditEvent, AuditQuery};
+
+/// `DD_AUDIT_NOISE_FILTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseLevel {
+    /// Heartbeats, watches and discovery by system principals.
+    Standard,
+    /// Also their reads, kubelet token and status writes, and review calls.
+    Aggressive,
+}
+
+/// What the standard preset drops: answered 2xx, asked by a system
+/// principal (nodes, control-plane components, EKS's own `eks:*` users,
+/// service accounts), and one of: a lease heartbeat, a watch (of anything
+/// but secrets), an API discovery or health request, an event write.
+pub const NOISE_STANDARD: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:*)
+@responseStatus.code:[200 TO 299]
+(
+  (@objectRef.resource:leases @verb:(get OR update OR patch))
+  OR (@verb:watch -@objectRef.resource:secrets)
+  OR (@verb:get -@objectRef:* @requestURI:(/api OR /api/* OR /apis OR /apis/* OR /openapi/* OR /livez* OR /readyz* OR /healthz* OR /metrics OR /version))
+  OR (@objectRef.resource:events @verb:(create OR update OR patch))
+)";
+
+/// What the aggressive preset drops besides: the same principals' `get`
+/// and `list` (of anything but secrets), kubelets' service account tokens
+/// and status patches, and token and access reviews.
+pub const NOISE_AGGRESSIVE_EXTRA: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:*)
+@responseStatus.code:[200 TO 299]
+(
+  (@verb:(get OR list) -@objectRef.resource:secrets)
+  OR (@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)
+  OR (@user.username:system\:node\:* @verb:patch @objectRef.resource:(nodes OR pods) @objectRef.subresource:status)
+  OR (@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))
+)";
+
+/// What no preset drops, whatever it looks like.
+pub const NEVER_DROP: &str = r"@responseStatus.code:>=400
+OR @annotations.authorization.k8s.io/decision:forbid
+OR @user.username:system\:anonymous OR @user.groups:system\:unauthenticated
+OR @impersonatedUser:*
+OR @objectRef.subresource:(exec OR attach OR portforward OR ephemeralcontainers OR proxy)
+OR @objectRef.resource:secrets
+OR (@verb:(create OR update OR patch OR delete OR deletecollection) (
+  -@user.username:(system\:* OR eks\:*)
+  OR (@verb:create @objectRef.resource:pods -@objectRef.subresource:*)
+  OR @objectRef.resource:(deployments OR daemonsets OR statefulsets OR replicasets OR jobs OR cronjobs)
+  OR @objectRef.resource:(roles OR clusterroles OR rolebindings OR clusterrolebindings OR namespaces OR services)
+  OR @objectRef.resource:(mutatingwebhookconfigurations OR validatingwebhookconfigurations OR customresourcedefinitions OR certificatesigningrequests)
+  OR (@objectRef.resource:serviceaccounts -@objectRef.subresource:token)
+  OR (@objectRef.resource:configmaps @objectRef.namespace:kube-system @objectRef.name:aws-auth)
+))
+OR (@verb:create @objectRef.resource:(selfsubjectrulesreviews OR selfsubjectaccessreviews))
+OR (@objectRef.resource:serviceaccounts @objectRef.subresource:token -@user.username:system\:node\:*)
+OR -CIDR(@sourceIPs, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 127.0.0.0/8, ::1/128, fc00::/7, fe80::/10)";
+
+/// What happens to one log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditVerdict {
+    Keep,
+    /// Matched `DD_AUDIT_EXCLUDE`, or not `DD_AUDIT_INCLUDE`.
+    Excluded,
+    /// Dropped by the noise preset.
+    Noise,
+}
+
+#[derive(Debug, Clone)]
+struct NoisePreset {
+    noise: Vec<AuditQuery>,
+    guard: AuditQuery,
+}
+
+/// The audit filters, set once from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    include: Option<AuditQuery>,
+    exclude: Option<AuditQuery>,
+    noise: Option<NoisePreset>,
+}
+
+impl AuditFilter {
+    pub fn new(
+        include: Option<AuditQuery>,
+        exclude: Option<AuditQuery>,
+        noise: Option<NoiseLevel>,
+    ) -> Self {
+        let preset = |text: &str| -> AuditQuery {
+            text.parse()
+                .unwrap_or_else(|e| panic!("a built-in preset must parse: {e}"))
+        };
+        let noise = noise.map(|level| NoisePreset {
+            noise: match level {
+                NoiseLevel::Standard => vec![preset(NOISE_STANDARD)],
+                NoiseLevel::Aggressive => {
+                    vec![preset(NOISE_STANDARD), preset(NOISE_AGGRESSIVE_EXTRA)]
+                }
+            },
+            guard: preset(NEVER_DROP),
+        });
+        Self {
+            include,
+            exclude,
+            noise,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some() || self.noise.is_some()
+    }
+
+    /// The verdict on a message given as its JSON string literal. The
+    /// user's queries come first, then the preset.
+    pub fn verdict(&self, message_json: &str) -> AuditVerdict {
+        // Cheap test first: an audit event's literal starts with `"{`.
+        if !self.is_active() || !message_json.starts_with("\"{") {
+            return AuditVerdict::Keep;
+        }
+        let Ok(text) = serde_json::from_str::<Cow<'_, str>>(message_json) else {
+            return AuditVerdict::Keep;
+        };
+        let Some(event) = AuditEvent::parse(&text) else {
+            return AuditVerdict::Keep;
+        };
+        self.verdict_on(&event)
+    }
+
+    fn verdict_on(&self, event: &AuditEvent<'_>) -> AuditVerdict {
+        if self.exclude.as_ref().is_some_and(|q| q.matches(event))
+            || self.include.as_ref().is_some_and(|q| !q.matches(event))
+        {
+            return AuditVerdict::Excluded;
+        }
+        if let Some(preset) = &self.noise
+            && preset.noise.iter().any(|q| q.matches(event))
+            && !preset.guard.matches(event)
+        {
+            return AuditVerdict::Noise;
+        }
+        AuditVerdict::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn verdict(filter: &AuditFilter, event: &Value) -> AuditVerdict {
+        filter.verdict(&serde_json::to_string(&event.to_string()).unwrap())
+    }
+
+    fn event(user: &str, verb: &str, resource: &str, code: u16) -> Value {
+        json!({
+            "kind": "Event", "verb": verb, "stage": "ResponseComplete",
+            "requestURI": format!("/api/v1/{resource}"),
+            "user": {"username": user, "groups": ["system:authenticated"]},
+            "sourceIPs": ["10.0.1.23"],
+            "objectRef": {"resource": resource, "namespace": "default", "name": "x"},
+            "responseStatus": {"code": code},
+        })
+    }
+
+    const NODE: &str = "system:node:ip-10-0-1-23.eu-west-1.compute.internal";
+
+    #[test]
+    fn the_readme_shows_the_presets_as_they_are() {
+        let readme = include_str!("../README.md");
+        for preset in [NOISE_STANDARD, NOISE_AGGRESSIVE_EXTRA, NEVER_DROP] {
+            assert!(
+                readme.contains(&format!("```text\n{preset}\n```")),
+                "README.md must show this preset as it is:\n{preset}"
+            );
+        }
+    }
+
+    #[test]
+    fn presets_parse() {
+        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        assert!(filter.is_active());
+        assert!(!AuditFilter::default().is_active());
+    }
+
+    #[test]
+    fn the_standard_preset_drops_heartbeats_and_watches_only() {
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Standard));
+        assert_eq!(
+            verdict(&f, &event(NODE, "update", "leases", 200)),
+            AuditVerdict::Noise
+        );
+        assert_eq!(
+            verdict(&f, &event(NODE, "watch", "pods", 200)),
+            AuditVerdict::Noise
+        );
+        assert_eq!(
+            verdict(&f, &event(NODE, "get", "pods", 200)),
+            AuditVerdict::Keep,
+            "a read is noise only for the aggressive preset"
+        );
+        let a = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        assert_eq!(
+            verdict(&a, &event(NODE, "get", "pods", 200)),
+            AuditVerdict::Noise
+        );
+    }
+
+    #[test]
+    fn guards_keep_what_looks_like_noise() {
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        let kept = [
+            event(NODE, "update", "leases", 409),
+            event(NODE, "watch", "secrets", 200),
+            event("system:anonymous", "watch", "pods", 200),
+            {
+                let mut e = event(NODE, "get", "pods", 200);
+                e["sourceIPs"] = json!(["203.0.113.50"]);
+                e
+            },
+            {
+                let mut e = event("system:serviceaccount:kube-system:x", "watch", "pods", 200);
+                e["impersonatedUser"] = json!({"username": "alice"});
+                e
+            },
+            {
+                let mut e = event(NODE, "get", "pods", 200);
+                e["annotations"] = json!({"authorization.k8s.io/decision": "forbid"});
+                e
+            },
+        ];
+        for e in kept {
+            assert_eq!(verdict(&f, &e), AuditVerdict::Keep, "{e}");
+        }
+    }
+
+    #[test]
+    fn user_queries_come_first_and_exclude_wins() {
+        let include: AuditQuery = "@verb:(get OR watch)".parse().unwrap();
+        let exclude: AuditQuery = "@objectRef.resource:leases".parse().unwrap();
+        let f = AuditFilter::new(Some(include), Some(exclude), None);
+        assert_eq!(
+            verdict(&f, &event("alice", "get", "pods", 200)),
+            AuditVerdict::Keep
+        );
+        assert_eq!(
+            verdict(&f, &event("alice", "delete", "pods", 200)),
+            AuditVerdict::Excluded
+        );
+        assert_eq!(
+            verdict(&f, &event(NODE, "get", "leases", 200)),
+            AuditVerdict::Excluded
+        );
+    }
+
+    #[test]
+    fn messages_that_are_not_audit_events_pass() {
+        let include: AuditQuery = "@verb:get".parse().unwrap();
+        let f = AuditFilter::new(Some(include), None, Some(NoiseLevel::Aggressive));
+        for literal in [
+            r#""time=\"2026-11-26T10:00:00Z\" level=info msg=\"access granted\"""#,
+            r#""[1,2]""#,
+            r#""{not json""#,
+            "17",
+        ] {
+            assert_eq!(f.verdict(literal), AuditVerdict::Keep, "{literal}");
+        }
+    }
+}
