@@ -29,11 +29,31 @@ SCENARIOS = [
 KINESIS_READ = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
 NO_VALUE = object()
 
+# The "Audit processing" parameters: (variable, parameter, AllowedValues or
+# None for free text, Default, set only when non-empty). The conditional ones
+# must be left unset rather than set to "": the function refuses an empty
+# audit query at start-up.
+AUDIT_GROUP = "Audit processing"
+AUDIT_SETTINGS = [
+    ("DD_AUDIT_NOISE_FILTER", "AuditNoiseFilter", {"off", "standard", "aggressive"}, "off", False),
+    ("DD_AUDIT_INCLUDE", "AuditInclude", None, "", True),
+    ("DD_AUDIT_EXCLUDE", "AuditExclude", None, "", True),
+    ("DD_SIEM_ATTRIBUTES", "SiemAttributes", {"true", "false"}, "false", False),
+    ("DD_REDACT_SECRETS", "RedactSecrets", {"true", "false"}, "true", False),
+    ("DD_REDACT_RESOURCES", "RedactResources", None, "", True),
+]
+
 
 def variables_the_code_reads() -> set[str]:
+    """Names src/config.rs reads: through `get` (trimmed, empty as unset),
+    `lookup` (as given), and the helpers that read through `lookup`
+    (`pattern` for the regular expressions, `audit_query` for the audit
+    queries)."""
     names: set[str] = set()
     for path in (ROOT / "src").rglob("*.rs"):
-        names.update(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', path.read_text()))
+        names.update(
+            re.findall(r'(?:get|lookup|pattern|audit_query)\("([A-Z][A-Z0-9_]+)"\)', path.read_text())
+        )
     return names
 
 
@@ -122,6 +142,82 @@ def sub_text(node) -> str:
 
 def is_function_arn(node, function: str) -> bool:
     return node == {"Fn::GetAtt": [function, "Arn"]}
+
+
+def mentions(node, wanted) -> bool:
+    """Whether `wanted` is `node` or sits anywhere inside it."""
+    if node == wanted:
+        return True
+    if isinstance(node, dict):
+        return any(mentions(v, wanted) for v in node.values())
+    if isinstance(node, list):
+        return any(mentions(v, wanted) for v in node)
+    return False
+
+
+def check_audit_processing(template: dict, variables: dict, expect) -> None:
+    """The audit-processing variables come from their parameters, with the
+    values the code accepts, and the parameters form one console group."""
+    params = template.get("Parameters", {})
+    conditions = template.get("Conditions", {})
+    for var, param, allowed, default, optional in AUDIT_SETTINGS:
+        p = params.get(param)
+        if p is None:
+            expect(False, f"the template needs the parameter {param} (for {var})")
+            continue
+        expect(p.get("Type") == "String", f"{param} must be a String")
+        if allowed is None:
+            expect("AllowedValues" not in p, f"{param} is free text: no AllowedValues")
+        else:
+            given = set(map(str, p.get("AllowedValues", [])))
+            expect(given == allowed, f"{param} must allow exactly {sorted(allowed)}, not {sorted(given)}")
+        expect(p.get("Default") == default, f"{param} defaults to {default!r}, not {p.get('Default')!r}")
+
+        value = variables.get(var)
+        if not optional:
+            expect(value == {"Ref": param}, f"{var} must be set from the parameter {param}, not {value!r}")
+            continue
+        # !If [HasX, !Ref X, !Ref AWS::NoValue], with HasX true exactly when X is not "".
+        shape = isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3
+        cond = value["Fn::If"][0] if shape else None
+        expect(
+            shape and value["Fn::If"][1:] == [{"Ref": param}, {"Ref": "AWS::NoValue"}] and cond in conditions,
+            f"{var} must be set only when {param} is not empty (unset, not \"\"): "
+            f"!If [<condition>, !Ref {param}, !Ref AWS::NoValue], not {value!r}",
+        )
+        if not (shape and cond in conditions):
+            continue
+        definition = conditions[cond]
+        expect(
+            mentions(definition, {"Fn::Equals": [{"Ref": param}, ""]})
+            or mentions(definition, {"Fn::Equals": ["", {"Ref": param}]}),
+            f"the condition {cond} (of {var}) must test {param} against \"\", not {definition!r}",
+        )
+        try:
+            when_empty = condition_values(template, {param: ""})[cond]
+            when_set = condition_values(template, {param: "configmaps"})[cond]
+        except (KeyError, ValueError, TypeError) as e:
+            expect(False, f"the condition {cond} (of {var}) could not be decided: {e!r}")
+            continue
+        expect(
+            not when_empty and when_set,
+            f"the condition {cond} (of {var}) must be true exactly when {param} is not empty "
+            f"(it is {when_empty} for \"\" and {when_set} for a value)",
+        )
+
+    groups = template.get("Metadata", {}).get("AWS::CloudFormation::Interface", {}).get("ParameterGroups", [])
+    audit = [g for g in groups if g.get("Label", {}).get("default") == AUDIT_GROUP]
+    expect(len(audit) == 1, f"exactly one parameter group labelled {AUDIT_GROUP!r}, found {len(audit)}")
+    for group in audit:
+        members = group.get("Parameters", [])
+        missing = [param for _, param, *_ in AUDIT_SETTINGS if param not in members]
+        expect(not missing, f"the {AUDIT_GROUP!r} parameter group must list {missing}")
+    for group in groups:
+        label = group.get("Label", {}).get("default")
+        if label == AUDIT_GROUP:
+            continue
+        strays = [param for _, param, *_ in AUDIT_SETTINGS if param in group.get("Parameters", [])]
+        expect(not strays, f"{strays} belong in the {AUDIT_GROUP!r} parameter group, not {label!r}")
 
 
 def check_scenario(template: dict, params: dict[str, str], function: str, expect) -> None:
@@ -299,6 +395,8 @@ def main() -> int:
             and int(ttl.get("MaxValue", 86401)) <= 86400,
             "TagsCacheTtlSeconds must be a Number with MinValue and MaxValue within 0..86400 (what the code accepts)",
         )
+
+        check_audit_processing(template, variables, expect)
 
         trigger = params.get("Trigger", {})
         expect(
