@@ -7,13 +7,11 @@
 mod support;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use eks_audit_forwarder::ship::{IntakeClient, ShipOptions, Shipper};
-use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
+use eks_audit_forwarder::{Config, Forwarder, Invocation};
 use serde_json::{Value, json, value::RawValue};
 use support::intake::{IntakeContract, IntakeEmulator};
-use support::payload::{AUDIT_GROUP, AUDIT_STREAM, document, wrap};
+use support::payload::{AUDIT_GROUP, AUDIT_STREAM, wrap};
 
 /// The shared corpus lives beside this repository, not in it: CI (and any
 /// run with `EAF_REQUIRE_CORPUS` set) requires it; a clone without it gets a
@@ -109,41 +107,10 @@ async fn forward_all_with(
     messages: &[String],
     extra: &[(&str, &str)],
 ) -> Vec<Value> {
-    let mut vars = vec![
-        ("DD_URL".to_owned(), intake.url()),
-        ("DD_NO_SSL".to_owned(), "true".to_owned()),
-        ("DD_API_KEY".to_owned(), intake.api_key().to_owned()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config =
-        Config::from_lookup(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
-    let client =
-        IntakeClient::new(config.intake_url.clone(), config.api_key.clone().unwrap()).unwrap();
-    let forwarder = Forwarder::with_destination(
-        &config,
-        Destination::Intake(Arc::new(Shipper::new(
-            client,
-            ShipOptions::new(config.encoding),
-        ))),
-    );
-    let before = intake.accepted_logs().len();
     // Several payloads, as CloudWatch would deliver them.
-    for chunk in messages.chunks(40) {
-        let event = RawValue::from_string(wrap(document(group, stream, chunk).as_bytes())).unwrap();
-        let summary = forwarder
-            .handle(&event, &Invocation::local("corpus"))
-            .await
-            .unwrap();
-        // Whatever a filter dropped is counted, so nothing goes missing.
-        assert_eq!(
-            summary.logs_forwarded
-                + summary.filtered
-                + summary.filtered_by_query
-                + summary.filtered_as_noise,
-            chunk.len()
-        );
-    }
-    intake.accepted_logs()[before..].to_vec()
+    support::in_process::forward_messages(intake, group, stream, messages, 40, extra)
+        .await
+        .0
 }
 
 fn assert_arrived(logs: &[Value], messages: &[String], source: &str) {

@@ -2,10 +2,12 @@
 //! builders and a handle on the forwarder process.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod in_process;
 pub mod intake;
 pub mod moto;
 pub mod payload;
 pub mod runtime_api;
+pub mod traffic;
 pub mod workload;
 
 use std::io::Read;

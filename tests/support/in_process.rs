@@ -1,0 +1,61 @@
+//! The forwarder as a library, in this process, sending to the intake
+//! emulator: for tests that push many documents and read the summaries.
+
+use std::sync::Arc;
+
+use eks_audit_forwarder::metrics::InvocationSummary;
+use eks_audit_forwarder::ship::{IntakeClient, ShipOptions, Shipper};
+use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
+use serde_json::{Value, value::RawValue};
+
+use super::intake::IntakeEmulator;
+use super::payload::{document, wrap};
+
+/// Sends `messages` from `group`/`stream` in subscription documents of
+/// `per_document` events, configured by `vars` besides the intake's.
+/// Returns the logs the intake accepted and each invocation's summary.
+pub async fn forward_messages(
+    intake: &IntakeEmulator,
+    group: &str,
+    stream: &str,
+    messages: &[String],
+    per_document: usize,
+    vars: &[(&str, &str)],
+) -> (Vec<Value>, Vec<InvocationSummary>) {
+    let mut all = vec![
+        ("DD_URL".to_owned(), intake.url()),
+        ("DD_NO_SSL".to_owned(), "true".to_owned()),
+        ("DD_API_KEY".to_owned(), intake.api_key().to_owned()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config =
+        Config::from_lookup(|n| all.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
+    let client =
+        IntakeClient::new(config.intake_url.clone(), config.api_key.clone().unwrap()).unwrap();
+    let forwarder = Forwarder::with_destination(
+        &config,
+        Destination::Intake(Arc::new(Shipper::new(
+            client,
+            ShipOptions::new(config.encoding),
+        ))),
+    );
+    let before = intake.accepted_logs().len();
+    let mut summaries = Vec::new();
+    for chunk in messages.chunks(per_document) {
+        let event = RawValue::from_string(wrap(document(group, stream, chunk).as_bytes())).unwrap();
+        let summary = forwarder
+            .handle(&event, &Invocation::local("in-process"))
+            .await
+            .unwrap();
+        // Whatever a filter dropped is counted, so nothing goes missing.
+        assert_eq!(
+            summary.logs_forwarded
+                + summary.filtered
+                + summary.filtered_by_query
+                + summary.filtered_as_noise,
+            chunk.len()
+        );
+        summaries.push(summary);
+    }
+    (intake.accepted_logs()[before..].to_vec(), summaries)
+}
