@@ -27,9 +27,9 @@ pub enum NoiseLevel {
 
 /// What the standard preset drops: answered 2xx, asked by a system
 /// principal (nodes, control-plane components, EKS's own `eks:*` users,
-/// service accounts), and one of: a lease heartbeat, a watch (of anything
+/// kube-system's service accounts: `AUDIT_TRAFFIC.md`'s list), and one of: a lease heartbeat, a watch (of anything
 /// but secrets), an API discovery or health request, an event write.
-pub const NOISE_STANDARD: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:*)
+pub const NOISE_STANDARD: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
 @responseStatus.code:[200 TO 299]
 (
   (@objectRef.resource:leases @verb:(get OR update OR patch))
@@ -41,7 +41,7 @@ pub const NOISE_STANDARD: &str = r"@user.username:(system\:node\:* OR system\:ku
 /// What the aggressive preset drops besides: the same principals' `get`
 /// and `list` (of anything but secrets), kubelets' service account tokens
 /// and status patches, and token and access reviews.
-pub const NOISE_AGGRESSIVE_EXTRA: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:*)
+pub const NOISE_AGGRESSIVE_EXTRA: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
 @responseStatus.code:[200 TO 299]
 (
   (@verb:(get OR list) -@objectRef.resource:secrets)
@@ -58,7 +58,7 @@ OR @impersonatedUser:*
 OR @objectRef.subresource:(exec OR attach OR portforward OR ephemeralcontainers OR proxy)
 OR @objectRef.resource:secrets
 OR (@verb:(create OR update OR patch OR delete OR deletecollection) (
-  -@user.username:(system\:* OR eks\:*)
+  -@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
   OR (@verb:create @objectRef.resource:pods -@objectRef.subresource:*)
   OR @objectRef.resource:(deployments OR daemonsets OR statefulsets OR replicasets OR jobs OR cronjobs)
   OR @objectRef.resource:(roles OR clusterroles OR rolebindings OR clusterrolebindings OR namespaces OR services)
@@ -68,7 +68,7 @@ OR (@verb:(create OR update OR patch OR delete OR deletecollection) (
 ))
 OR (@verb:create @objectRef.resource:(selfsubjectrulesreviews OR selfsubjectaccessreviews))
 OR (@objectRef.resource:serviceaccounts @objectRef.subresource:token -@user.username:system\:node\:*)
-OR -CIDR(@sourceIPs, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 127.0.0.0/8, ::1/128, fc00::/7, fe80::/10)";
+OR PUBLIC_IP(@sourceIPs) OR -@sourceIPs:*";
 
 /// What happens to one log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +245,38 @@ mod tests {
         for e in kept {
             assert_eq!(verdict(&f, &e), AuditVerdict::Keep, "{e}");
         }
+    }
+
+    /// Review findings: a private address put first with
+    /// `X-Forwarded-For` must not hide the public one; a service account
+    /// outside kube-system is not a system principal.
+    #[test]
+    fn spoofed_addresses_and_application_service_accounts_are_kept() {
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        let mut spoofed = event(NODE, "watch", "pods", 200);
+        spoofed["sourceIPs"] = json!(["10.0.1.23", "203.0.113.50"]);
+        assert_eq!(verdict(&f, &spoofed), AuditVerdict::Keep);
+        let app = "system:serviceaccount:default:webapp";
+        for (verb, resource) in [
+            ("update", "leases"),
+            ("create", "events"),
+            ("create", "tokenreviews"),
+            ("create", "subjectaccessreviews"),
+            ("list", "pods"),
+            ("watch", "pods"),
+            ("get", "configmaps"),
+        ] {
+            assert_eq!(
+                verdict(&f, &event(app, verb, resource, 200)),
+                AuditVerdict::Keep,
+                "{verb} {resource}"
+            );
+        }
+        let system = "system:serviceaccount:kube-system:aws-node";
+        assert_eq!(
+            verdict(&f, &event(system, "watch", "pods", 200)),
+            AuditVerdict::Noise
+        );
     }
 
     #[test]

@@ -50,8 +50,24 @@ const ALIASES: &[(&str, &str)] = &[
     ("http.useragent", "userAgent"),
     ("usr.name", "user.username"),
     ("usr.id", "user.username"),
-    ("network.client.ip", "sourceIPs"),
     ("kube_namespace", "objectRef.namespace"),
+];
+
+/// What `PUBLIC_IP()` does not count as public: private (RFC 1918),
+/// shared (RFC 6598), loopback, link-local, unique-local and unspecified
+/// addresses.
+const NON_PUBLIC_NETS: &[(&str, u8)] = &[
+    ("10.0.0.0", 8),
+    ("172.16.0.0", 12),
+    ("192.168.0.0", 16),
+    ("100.64.0.0", 10),
+    ("127.0.0.0", 8),
+    ("169.254.0.0", 16),
+    ("0.0.0.0", 8),
+    ("::1", 128),
+    ("::", 128),
+    ("fc00::", 7),
+    ("fe80::", 10),
 ];
 
 /// Why a query could not be read; `at` counts characters from 1.
@@ -92,6 +108,7 @@ enum Test {
     Glob(Vec<GlobPart>),
     Range { low: Bound, high: Bound },
     Cidr(Vec<(IpAddr, u8)>),
+    PublicIp,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -173,12 +190,16 @@ impl Test {
             Test::Exact(value) => text == value,
             Test::Prefix(prefix) => text.starts_with(prefix.as_str()),
             Test::Glob(parts) => glob_matches(parts, text),
-            Test::Range { low, high } => text
-                .parse::<f64>()
-                .is_ok_and(|n| low.admits_above(n) && high.admits_below(n)),
-            Test::Cidr(nets) => text
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| nets.iter().any(|&(net, bits)| in_net(ip, net, bits))),
+            Test::Range { low, high } => {
+                leaf_number(text).is_some_and(|n| low.admits_above(n) && high.admits_below(n))
+            }
+            Test::Cidr(nets) => leaf_ip(text)
+                .is_some_and(|ip| nets.iter().any(|&(net, bits)| in_net(ip, net, bits))),
+            Test::PublicIp => leaf_ip(text).is_some_and(|ip| {
+                !NON_PUBLIC_NETS
+                    .iter()
+                    .any(|(net, bits)| in_net(ip, net.parse().expect("a valid net"), *bits))
+            }),
         }
     }
 }
@@ -199,6 +220,20 @@ impl Bound {
             Bound::Exclusive(b) => n < b,
         }
     }
+}
+
+/// A number as JSON writes one (`"403"` counts, `"inf"` does not).
+fn leaf_number(text: &str) -> Option<f64> {
+    let first = text.bytes().next()?;
+    if !(first.is_ascii_digit() || first == b'-') {
+        return None;
+    }
+    number(text)
+}
+
+/// An address, IPv4-mapped IPv6 ones read as IPv4.
+fn leaf_ip(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
@@ -264,8 +299,9 @@ enum Leaf<'a> {
 #[derive(Deserialize)]
 struct JsonText<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// An object's members in order, values left raw for later.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// An object's members in order, values left raw for later. Reading one
+/// does not recurse into the values, so any nesting depth is read.
+pub(crate) struct Members<'a>(pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -331,20 +367,36 @@ fn collect_members<'a>(
     }
 }
 
+/// Collects what `path` leads to from `raw`. A list is looked into one
+/// level deep: its items are matched, a list inside it counts as one
+/// composite value. So recursion follows the path's names, never the
+/// nesting of a crafted value (a patch body is logged as the client sent
+/// it).
 fn collect_value<'a>(raw: &'a RawValue, path: &[String], out: &mut Vec<Leaf<'a>>) {
+    if raw.get().starts_with('[') {
+        if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) {
+            for item in items {
+                if item.get().starts_with('[') {
+                    if path.is_empty() {
+                        out.push(Leaf::Composite);
+                    }
+                } else {
+                    collect_single(item, path, out);
+                }
+            }
+        }
+        return;
+    }
+    collect_single(raw, path, out);
+}
+
+fn collect_single<'a>(raw: &'a RawValue, path: &[String], out: &mut Vec<Leaf<'a>>) {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'{') if path.is_empty() => out.push(Leaf::Composite),
         Some(b'{') => {
             if let Ok(members) = serde_json::from_str::<Members<'a>>(text) {
                 collect_members(&members.0, path, out);
-            }
-        }
-        Some(b'[') => {
-            if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(text) {
-                for item in items {
-                    collect_value(item, path, out);
-                }
             }
         }
         _ if !path.is_empty() => {}
@@ -498,6 +550,20 @@ impl Parser {
         if self.keyword_call("CIDR(") {
             return self.cidr();
         }
+        if self.keyword_call("PUBLIC_IP(") {
+            self.skip_space();
+            let start = self.pos;
+            let name = self.field_name(')')?;
+            let field = self.field_index(&name, start)?;
+            self.skip_space();
+            if !self.take(')') {
+                return Err(self.error("expected PUBLIC_IP(@field), as in PUBLIC_IP(@sourceIPs)"));
+            }
+            return Ok(Expr::Field {
+                field,
+                test: Test::PublicIp,
+            });
+        }
         let start = self.pos;
         let name = self.field_name(':')?;
         if !self.take(':') {
@@ -530,19 +596,24 @@ impl Parser {
     /// `\.`, which stays to mark a dot inside one name.
     fn field_name(&mut self, stop: char) -> Result<String, QueryError> {
         let start = self.pos;
-        self.take('@');
+        if !self.take('@') {
+            return Err(self.error(
+                "expected @field:value, as in @verb:get (audit fields start with @; free-text search and reserved attributes such as source: or service: are not supported)",
+            ));
+        }
         let mut name = String::new();
         while let Some(c) = self.peek() {
             if c == stop || ends_word(c) || c == ',' {
                 break;
             }
             self.pos += 1;
+            // Escapes stay for field_index, which splits on unescaped dots.
             if c == '\\' {
-                match self.peek() {
-                    Some('.') => name.push_str("\\."),
-                    Some(escaped) => name.push(escaped),
-                    None => return Err(self.error("a '\\' at the end escapes nothing")),
-                }
+                let escaped = self
+                    .peek()
+                    .ok_or_else(|| self.error("a '\\' at the end escapes nothing"))?;
+                name.push('\\');
+                name.push(escaped);
                 self.pos += 1;
             } else {
                 name.push(c);
@@ -551,7 +622,7 @@ impl Parser {
         if name.is_empty() || name == "*" {
             self.pos = start;
             return Err(self.error(
-                "expected an audit field name, as in @verb or @objectRef.resource (free-text search is not supported)",
+                "expected an audit field name after @, as in @verb or @objectRef.resource",
             ));
         }
         Ok(name)
@@ -599,6 +670,11 @@ impl Parser {
                 return Err(self.error("a value is missing after ':'"));
             }
             None => return Err(self.error("a value is missing after ':'")),
+            Some('@') => {
+                return Err(self.error(
+                    "a value cannot start with @ (escape it as \\@); inside @field:( ) write values, not @field terms",
+                ));
+            }
             Some(_) => word_test(self.word()?),
         };
         Ok(Expr::Field { field, test })
@@ -689,6 +765,7 @@ impl Parser {
             text.push(c);
             self.pos += 1;
         }
+        self.skip_space();
         let inclusive_high = match self.peek() {
             Some(']') => true,
             Some('}') => false,

@@ -504,10 +504,11 @@ fn secret_store(arn: String) -> Result<ApiKeyStore, ConfigError> {
                 arn,
             })
         }
-        _ => Err(ConfigError::Invalid {
+        // The value is not repeated: a key pasted here by mistake would
+        // end up in the logs.
+        _ => Err(ConfigError::Rejected {
             variable: "DD_API_KEY_SECRET_ARN",
-            value: arn,
-            accepts: "a Secrets Manager secret ARN: arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+            reason: "expected a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name> (the value is not shown, in case it is the key itself)",
         }),
     }
 }
@@ -735,11 +736,7 @@ mod tests {
                 "expected off, standard or aggressive",
             ),
             ("DD_AUDIT_INCLUDE", "@verb:(get OR", "at character 14"),
-            (
-                "DD_AUDIT_EXCLUDE",
-                "watch",
-                "free-text search is not supported",
-            ),
+            ("DD_AUDIT_EXCLUDE", "watch", "free-text search"),
             ("DD_AUDIT_EXCLUDE", "", "the query is empty"),
         ] {
             let msg = parse(&[(var, value)]).unwrap_err().to_string();
@@ -793,13 +790,16 @@ mod tests {
             })
         );
         assert!(c.require_api_key().is_ok());
-        let err = parse(&[("DD_API_KEY_SECRET_ARN", "dd-api-key")])
+        let err = parse(&[("DD_API_KEY_SECRET_ARN", "0123456789abcdef0123456789abcdef")])
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("DD_API_KEY_SECRET_ARN=\"dd-api-key\" is not valid"),
+            err.starts_with(
+                "DD_API_KEY_SECRET_ARN is not valid: expected a Secrets Manager secret ARN"
+            ),
             "{err}"
         );
+        assert!(!err.contains("0123456789abcdef"), "{err}");
     }
 
     #[test]

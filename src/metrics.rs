@@ -53,6 +53,9 @@ pub struct InvocationSummary {
     pub logs_redacted: usize,
     /// Values replaced in them.
     pub redacted_values: usize,
+    /// Of those, messages replaced whole: they may hold secrets and are
+    /// not valid JSON (`crate::redact::WITHHELD`).
+    pub logs_withheld: usize,
     /// Logs kept in S3 under `failed_events/` for replay, including those
     /// a replay wrote back after they failed again.
     pub stored: usize,
@@ -141,7 +144,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 26] = [
+        let values: [(&str, &str, u64); 27] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -183,6 +186,7 @@ impl InvocationSummary {
             ("ObjectsRead", "Count", self.objects_read as u64),
             ("TagFetchErrors", "Count", self.tag_fetch_errors as u64),
             ("LogsRedacted", "Count", self.logs_redacted as u64),
+            ("LogsWithheld", "Count", self.logs_withheld as u64),
             ("LogsScrubbed", "Count", self.logs_scrubbed as u64),
         ];
         let definitions: Vec<serde_json::Value> = values

@@ -10,12 +10,28 @@
 //! TokenRequest (`status.token`) are replaced the same way. The message
 //! stays valid JSON.
 //!
+//! A JSON Patch body (`kubectl patch --type=json`) has its values replaced
+//! unless the operation's path is under `/metadata` (the last-applied
+//! annotation excepted), and a `Table` answer (`kubectl get secrets`) has
+//! its rows' objects redacted.
+//!
+//! An event that `serde_json::Value` cannot hold (nesting deeper than its
+//! limit, a number out of range, a lone surrogate) is read at its top
+//! level only: for a secret-bearing event its `requestObject` and
+//! `responseObject` are replaced whole, and every other field stays. A
+//! message that does not even split into top-level fields is withheld: a
+//! marker goes in its place, counted, never the text.
+//!
 //! Cost: a message is parsed only when its raw text could hold such an
 //! object (it names `requestObject` or `responseObject`, and one of the
 //! resources). EKS logs secrets at `Metadata` level, so most events never
 //! get past that check.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use crate::audit_query::Members;
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
@@ -23,11 +39,38 @@ pub const REDACTED: &str = "[REDACTED]";
 /// The annotation `kubectl apply` keeps, holding the whole object as JSON.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// What replaces a message that may hold secrets but cannot be read.
+pub const WITHHELD: &str =
+    "[WITHHELD by eks-audit-forwarder: a message that may hold secrets could not be read as JSON]";
+
+/// A resource whose data is redacted: `configmaps`, or with its API group,
+/// `sealedsecrets.bitnami.com` (`objectRef` names the two apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RedactedResource {
+    resource: String,
+    group: Option<String>,
+}
+
+impl RedactedResource {
+    fn parse(name: &str) -> Self {
+        match name.split_once('.') {
+            Some((resource, group)) => Self {
+                resource: resource.to_owned(),
+                group: Some(group.to_owned()),
+            },
+            None => Self {
+                resource: name.to_owned(),
+                group: None,
+            },
+        }
+    }
+}
+
 /// Redaction settings, built once from the configuration.
 #[derive(Debug, Clone)]
 pub struct SecretRedactor {
     /// Resources whose `data` is redacted (`secrets` always among them).
-    resources: Vec<String>,
+    resources: Vec<RedactedResource>,
 }
 
 /// A message with values replaced.
@@ -37,22 +80,47 @@ pub struct Redacted {
     pub message_json: String,
     /// Values replaced.
     pub values: usize,
+    /// The whole message was replaced by [`WITHHELD`].
+    pub withheld: bool,
+}
+
+/// The fields of `objectRef` that decide what is redacted.
+#[derive(Debug, Default)]
+struct Target {
+    resource: String,
+    subresource: String,
+    group: String,
+}
+
+impl Target {
+    fn of(object_ref: Option<&Value>) -> Self {
+        let field = |name: &str| {
+            object_ref
+                .and_then(|o| o.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            resource: field("resource"),
+            subresource: field("subresource"),
+            group: field("apiGroup"),
+        }
+    }
 }
 
 impl SecretRedactor {
-    /// `extra` are further resources (lower case) beside `secrets`.
+    /// `extra` are further resources (lower case) beside `secrets`, each
+    /// a name or `name.group`.
     pub fn new(extra: &[String]) -> Self {
-        let mut resources = vec!["secrets".to_owned()];
-        for r in extra {
-            if !resources.contains(r) {
-                resources.push(r.clone());
+        let mut resources = vec![RedactedResource::parse("secrets")];
+        for name in extra {
+            let r = RedactedResource::parse(name);
+            if !resources.contains(&r) {
+                resources.push(r);
             }
         }
         Self { resources }
-    }
-
-    pub fn resources(&self) -> &[String] {
-        &self.resources
     }
 
     /// The redacted message, or `None` when there was nothing to redact.
@@ -61,8 +129,14 @@ impl SecretRedactor {
         if !self.may_hold_secrets(message_json) {
             return None;
         }
-        let text: String = serde_json::from_str(message_json).ok()?;
-        let mut event: Value = serde_json::from_str(&text).ok()?;
+        let text: Cow<'_, str> = serde_json::from_str(message_json).ok()?;
+        // Plain text is not an event with objects attached.
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        let Ok(mut event) = serde_json::from_str::<Value>(&text) else {
+            return self.redact_unparsed(&text);
+        };
         let values = self.redact_event(event.as_object_mut()?);
         if values == 0 {
             return None;
@@ -71,6 +145,59 @@ impl SecretRedactor {
         Some(Redacted {
             message_json: serde_json::to_string(&text).ok()?,
             values,
+            withheld: false,
+        })
+    }
+
+    /// An event `Value` cannot hold, read at its top level: the object
+    /// sides of a secret-bearing event (or of one whose `objectRef` cannot
+    /// be read) are replaced whole. A message that does not split into
+    /// fields is withheld.
+    fn redact_unparsed(&self, text: &str) -> Option<Redacted> {
+        let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(text) else {
+            return Some(Redacted {
+                message_json: serde_json::to_string(WITHHELD).ok()?,
+                values: 1,
+                withheld: true,
+            });
+        };
+        let object_ref = members
+            .iter()
+            .find(|(k, _)| k == "objectRef")
+            .map(|(_, v)| serde_json::from_str::<Value>(v.get()));
+        let bears_secrets = match &object_ref {
+            Some(Ok(o)) => self.bears_secrets(&Target::of(Some(o))),
+            // An objectRef too odd to read: assume the worst.
+            Some(Err(_)) => true,
+            None => false,
+        };
+        if !bears_secrets {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut values = 0;
+        out.push('{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::to_string(key.as_ref()).ok()?);
+            out.push(':');
+            if key == "requestObject" || key == "responseObject" {
+                out.push_str(&serde_json::to_string(REDACTED).ok()?);
+                values += 1;
+            } else {
+                out.push_str(value.get());
+            }
+        }
+        out.push('}');
+        if values == 0 {
+            return None;
+        }
+        Some(Redacted {
+            message_json: serde_json::to_string(&out).ok()?,
+            values,
+            withheld: false,
         })
     }
 
@@ -78,26 +205,39 @@ impl SecretRedactor {
     /// (or a token API) is named.
     fn may_hold_secrets(&self, raw: &str) -> bool {
         (raw.contains("requestObject") || raw.contains("responseObject"))
-            && (raw.contains("token") || self.resources.iter().any(|r| raw.contains(r.as_str())))
+            && (raw.contains("token")
+                || self
+                    .resources
+                    .iter()
+                    .any(|r| raw.contains(r.resource.as_str())))
+    }
+
+    fn is_redacted_resource(&self, target: &Target) -> bool {
+        self.resources.iter().any(|r| {
+            r.resource == target.resource && r.group.as_ref().is_none_or(|g| *g == target.group)
+        })
+    }
+
+    /// Whether the event's objects may hold secret values.
+    fn bears_secrets(&self, target: &Target) -> bool {
+        (target.subresource.is_empty() && self.is_redacted_resource(target))
+            || target.resource == "tokenreviews"
+            || (target.resource == "serviceaccounts" && target.subresource == "token")
     }
 
     fn redact_event(&self, event: &mut Map<String, Value>) -> usize {
-        let object_ref = event.get("objectRef").and_then(Value::as_object);
-        let field = |name: &str| {
-            object_ref
-                .and_then(|o| o.get(name))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let (resource, subresource) = (field("resource"), field("subresource"));
+        let target = Target::of(event.get("objectRef"));
+        let (resource, subresource) = (target.resource.as_str(), target.subresource.as_str());
         let mut values = 0;
         for side in ["requestObject", "responseObject"] {
             let Some(object) = event.get_mut(side) else {
                 continue;
             };
-            if subresource.is_empty() && self.resources.contains(&resource) {
-                values += redact_data(object);
+            if subresource.is_empty() && self.is_redacted_resource(&target) {
+                values += match object {
+                    Value::Array(ops) => redact_json_patch(ops),
+                    _ => redact_data(object),
+                };
             }
             if resource == "tokenreviews" {
                 values += redact_path(object, &["spec", "token"]);
@@ -136,6 +276,42 @@ fn redact_data(object: &mut Value) -> usize {
     values += redact_path(object, &["metadata", "annotations", LAST_APPLIED]);
     if let Some(Value::Array(items)) = object.get_mut("items") {
         values += items.iter_mut().map(redact_data).sum::<usize>();
+    }
+    // A Table answer (`kubectl get`): each row may carry the object.
+    if let Some(Value::Array(rows)) = object.get_mut("rows") {
+        for row in rows {
+            if let Some(row_object) = row.get_mut("object") {
+                values += redact_data(row_object);
+            }
+        }
+    }
+    values
+}
+
+/// A JSON Patch (RFC 6902) body: every operation's `value` is replaced,
+/// except under `/metadata` where the last-applied annotation is the only
+/// secret.
+fn redact_json_patch(ops: &mut [Value]) -> usize {
+    let mut values = 0;
+    for op in ops {
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let Some(value) = op.get_mut("value") else {
+            continue;
+        };
+        values += match path.as_str() {
+            "/metadata" => redact_path(value, &["annotations", LAST_APPLIED]),
+            "/metadata/annotations" => redact_path(value, &[LAST_APPLIED]),
+            p if p.starts_with("/metadata/") && !p.contains("last-applied-configuration") => 0,
+            _ if value.is_null() => 0,
+            _ => {
+                *value = Value::String(REDACTED.to_owned());
+                1
+            }
+        };
     }
     values
 }
@@ -278,5 +454,72 @@ mod tests {
             (values, out["requestObject"]["data"].clone()),
             (1, json!(REDACTED))
         );
+    }
+
+    /// Review findings: shapes that let values through.
+    #[test]
+    fn json_patches_tables_and_grouped_resources() {
+        let r = SecretRedactor::new(&["sealedsecrets.bitnami.com".to_owned()]);
+        let patch = json!({"kind": "Event", "verb": "patch",
+            "objectRef": {"resource": "secrets", "namespace": "prod", "name": "db"},
+            "requestObject": [
+                {"op": "replace", "path": "/data/password", "value": "aHVudGVyMg=="},
+                {"op": "add", "path": "/stringData", "value": {"k": "plain-secret"}},
+                {"op": "add", "path": "/metadata/labels/team", "value": "payments"},
+                {"op": "add", "path": "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration", "value": "{\"data\":{\"p\":\"eA==\"}}"},
+                {"op": "remove", "path": "/data/old"}]});
+        let (out, values) = redacted(&r, &patch).unwrap();
+        assert_eq!(values, 3);
+        assert_eq!(out["requestObject"][2]["value"], "payments");
+        let text = out.to_string();
+        for secret in ["aHVudGVyMg==", "plain-secret", "eA=="] {
+            assert!(!text.contains(secret), "{text}");
+        }
+
+        let table = json!({"kind": "Event", "verb": "list", "objectRef": {"resource": "secrets"},
+            "responseObject": {"kind": "Table", "rows": [{"cells": ["db", "Opaque", 1], "object": {"kind": "Secret", "data": {"p": "c2VjcmV0"},
+                "metadata": {"annotations": {LAST_APPLIED: "{\"data\":{\"p\":\"c2VjcmV0\"}}"}}}}]}});
+        let (out, _) = redacted(&r, &table).unwrap();
+        assert!(!out.to_string().contains("c2VjcmV0"), "{out}");
+        assert_eq!(out["responseObject"]["rows"][0]["cells"][0], "db");
+
+        let sealed = |group: &str| {
+            json!({"kind": "Event", "verb": "create",
+            "objectRef": {"resource": "sealedsecrets", "apiGroup": group},
+            "requestObject": {"data": {"x": "c2VhbGVk"}}})
+        };
+        assert!(redacted(&r, &sealed("bitnami.com")).is_some());
+        assert!(redacted(&r, &sealed("example.com")).is_none());
+    }
+
+    /// Review finding: an event `Value` cannot hold (too deep, a number
+    /// out of range, a lone surrogate) went out unredacted.
+    #[test]
+    fn events_that_cannot_be_parsed_whole_lose_their_objects_not_their_fields() {
+        let r = SecretRedactor::new(&[]);
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        for odd in [deep.as_str(), "1e400", r#""\ud800""#] {
+            let text = format!(
+                r#"{{"kind":"Event","verb":"patch","user":{{"username":"alice"}},"objectRef":{{"resource":"secrets","name":"db"}},"requestObject":{{"x":{odd},"data":{{"p":"c2VjcmV0"}}}},"responseObject":{{"data":{{"p":"c2VjcmV0"}}}}}}"#
+            );
+            let out = r.redact(&serde_json::to_string(&text).unwrap()).expect(odd);
+            let message: String = serde_json::from_str(&out.message_json).unwrap();
+            assert!(!message.contains("c2VjcmV0"), "{message}");
+            assert!(message.contains(r#""username":"alice""#), "{message}");
+            assert_eq!((out.values, out.withheld), (2, false));
+        }
+        // Not a secret: left alone, however odd.
+        let deployment = format!(
+            r#"{{"objectRef":{{"resource":"deployments"}},"requestObject":{{"token":{deep}}}}}"#
+        );
+        assert!(
+            r.redact(&serde_json::to_string(&deployment).unwrap())
+                .is_none()
+        );
+        // Cut short: withheld.
+        let cut = r#"{"objectRef":{"resource":"secrets"},"requestObject":{"data":{"p":"c2Vj"#;
+        let out = r.redact(&serde_json::to_string(cut).unwrap()).unwrap();
+        assert!(out.withheld);
+        assert_eq!(out.message_json, serde_json::to_string(WITHHELD).unwrap());
     }
 }

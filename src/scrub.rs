@@ -85,17 +85,26 @@ impl Scrubber {
         if !self.rules.iter().any(|r| r.pattern.is_match(message)) {
             return None;
         }
-        let whole = self.apply(message);
-        if self.rules.iter().all(|r| r.keeps_structure) {
-            return Some(whole);
-        }
         let original = message
             .starts_with('{')
             .then(|| serde_json::from_str::<Value>(message).ok())
             .flatten();
         let Some(mut event) = original else {
-            return Some(whole);
+            return Some(self.apply(message));
         };
+        // In JSON text, an escape such as `\n` or `\u003c` ends in letters
+        // and digits a rule can match from (`\u003cname@example.com`
+        // would lose its `u003c` and leave `\x...`, no longer JSON) or
+        // that hide a word boundary (`\n10.0.0.1`). Such events are
+        // scrubbed value by value.
+        if has_letter_escape(message) {
+            self.apply_to_values(&mut event);
+            return Some(event.to_string());
+        }
+        let whole = self.apply(message);
+        if self.rules.iter().all(|r| r.keeps_structure) {
+            return Some(whole);
+        }
         if serde_json::from_str::<Value>(&whole).is_ok_and(|after| same_shape(&event, &after)) {
             return Some(whole);
         }
@@ -123,6 +132,25 @@ impl Scrubber {
             _ => {}
         }
     }
+}
+
+/// Whether JSON text holds an escape that ends in a letter or digit:
+/// `\b`, `\f`, `\n`, `\r`, `\t` or `\uXXXX`.
+fn has_letter_escape(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|&b| b == b'\\') {
+        let next = bytes.get(i + at + 1).copied();
+        if matches!(next, Some(b'b' | b'f' | b'n' | b'r' | b't' | b'u')) {
+            return true;
+        }
+        // Skip the escaped character, so `\\n` is a backslash, then `n`.
+        i += at + 2;
+        if i >= bytes.len() {
+            return false;
+        }
+    }
+    false
 }
 
 /// The same keys at every level, and arrays of the same lengths.
@@ -174,6 +202,24 @@ mod tests {
             scrubber.scrub("plain 192.0.2.1 text").unwrap(),
             "plain xxx.xxx.xxx.xxx text"
         );
+    }
+
+    /// Review finding: the built-in rules matched from inside escapes
+    /// (`\u003c` is how the API server writes `<`), leaving invalid JSON,
+    /// and missed addresses right after `\n`.
+    #[test]
+    fn escapes_are_never_cut_and_hide_nothing() {
+        let scrubber = Scrubber {
+            rules: vec![ip_rule(), email_rule()],
+        };
+        let event = r#"{"from":"Ops \u003cops@example.com\u003e","hosts":"a\n10.1.2.3\tb","path":"C:\\new"}"#;
+        let out = scrubber.scrub(event).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["from"], "Ops <xxxxx@xxxxx.com>");
+        assert_eq!(v["hosts"], "a\nxxx.xxx.xxx.xxx\tb");
+        assert_eq!(v["path"], "C:\\new");
+        assert!(has_letter_escape(r#""a\u0041""#));
+        assert!(!has_letter_escape(r#""C:\\new \"q\" \/""#));
     }
 
     #[test]

@@ -212,6 +212,15 @@ fn generated_secret_messages() -> Vec<String> {
                "requestObject":{"kind":"TokenRequest","spec":{"audiences":["sts.amazonaws.com"]}},
                "responseObject":{"kind":"TokenRequest","status":{"token":"eyJhbGciOiJSUzI1NiJ9.issued-token.signature","expirationTimestamp":"2026-11-26T11:00:00Z"}},
                "responseStatus":{"metadata":{},"code":201}}),
+        // kubectl patch --type=json, and kubectl get secrets (a Table).
+        json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"s5","verb":"patch",
+               "objectRef":{"resource":"secrets","namespace":"prod","name":"db","apiVersion":"v1"},
+               "requestObject":[{"op":"replace","path":"/data/password","value":"cGF0Y2hlZC1wdw=="},{"op":"add","path":"/metadata/labels/team","value":"payments"}],
+               "responseStatus":{"metadata":{},"code":200}}),
+        json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"s6","verb":"list",
+               "objectRef":{"resource":"secrets","namespace":"prod","apiVersion":"v1"},
+               "responseObject":{"kind":"Table","rows":[{"cells":["db","Opaque",1],"object":{"kind":"Secret","metadata":{"name":"db"},"data":{"password":"dGFibGUtcm93LXB3"}}}]},
+               "responseStatus":{"metadata":{},"code":200}}),
     ]
     .iter()
     .map(Value::to_string)
@@ -240,6 +249,21 @@ fn secret_values(messages: &[String]) -> Vec<String> {
         );
         if let Some(items) = object["items"].as_array() {
             items.iter().for_each(|i| data_of(i, out));
+        }
+        if let Some(rows) = object["rows"].as_array() {
+            rows.iter().for_each(|r| data_of(&r["object"], out));
+        }
+        // A JSON Patch: the values, except labels and the like.
+        if let Some(ops) = object.as_array() {
+            for op in ops {
+                if !op["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("/metadata/")
+                {
+                    strings_under(&op["value"], out);
+                }
+            }
         }
     }
     let mut out = Vec::new();

@@ -387,6 +387,32 @@ async fn an_oversize_audit_event_arrives_shrunk_valid_and_marked() {
     assert_eq!(intake.oversize_logs(), 0);
 }
 
+/// Review finding: with SIEM attributes, an event whose `objectRef` alone
+/// passed the per-log limit failed the whole invocation, every retry.
+#[tokio::test]
+async fn an_oversize_event_with_siem_attributes_goes_without_them() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[("DD_SIEM_ATTRIBUTES", "true")]);
+    let name = "n".repeat(600_000);
+    let big = serde_json::json!({"kind": "Event", "verb": "get", "auditID": "big",
+        "requestURI": format!("/api/v1/namespaces/default/pods/{name}"),
+        "user": {"username": "system:anonymous"},
+        "objectRef": {"resource": "pods", "namespace": "default", "name": name},
+        "responseStatus": {"code": 404}})
+    .to_string();
+    let msgs = vec![audit_message(1), big];
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&msgs)), &invocation())
+        .await
+        .unwrap();
+    assert_eq!((summary.logs_forwarded, summary.truncated), (2, 1));
+    let logs = intake.accepted_logs();
+    assert_eq!(logs[0]["http"]["method"], "get", "small logs keep theirs");
+    assert_eq!(logs[1]["truncated"], true);
+    assert!(logs[1].get("objectRef").is_none() && logs[1].get("http").is_none());
+    assert_eq!(intake.oversize_logs(), 0);
+}
+
 #[tokio::test]
 async fn an_oversize_text_log_is_cut_with_a_marker() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;

@@ -589,22 +589,18 @@ impl<'f> Outbox<'f> {
                 return Ok(());
             }
         }
-        // The Datadog Forwarder's filters and scrubbing read the message as
-        // text: unescaped only when one of them is on.
-        let mut scrubbed = None;
-        if self.rules.match_filter.is_active() || self.rules.scrubber.is_active() {
+        // The Datadog Forwarder's filter reads the message as text:
+        // unescaped only when it is on.
+        if self.rules.match_filter.is_active() {
             let text: Cow<'_, str> =
                 serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
             if !self.rules.match_filter.keeps(&text) {
                 summary.filtered += 1;
                 return Ok(());
             }
-            if let Some(text) = self.rules.scrubber.scrub(&text) {
-                summary.logs_scrubbed += 1;
-                scrubbed = serde_json::to_string(&text).ok();
-            }
         }
-        let message_json = scrubbed.as_deref().unwrap_or(message_json);
+        // Secrets go first, so no scrubbing rule can hide from the
+        // redactor what it looks for.
         let redacted = self
             .rules
             .redactor
@@ -613,8 +609,26 @@ impl<'f> Outbox<'f> {
         if let Some(r) = &redacted {
             summary.logs_redacted += 1;
             summary.redacted_values += r.values;
+            if r.withheld {
+                summary.logs_withheld += 1;
+                tracing::warn!(
+                    request_id = %invocation.request_id,
+                    event_id = %key.id,
+                    "a message that may hold secrets is not valid JSON: it was withheld, a marker sent in its place"
+                );
+            }
         }
         let message_json = redacted.as_ref().map_or(message_json, |r| &r.message_json);
+        let mut scrubbed = None;
+        if self.rules.scrubber.is_active() {
+            let text: Cow<'_, str> =
+                serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
+            if let Some(text) = self.rules.scrubber.scrub(&text) {
+                summary.logs_scrubbed += 1;
+                scrubbed = serde_json::to_string(&text).ok();
+            }
+        }
+        let message_json = scrubbed.as_deref().unwrap_or(message_json);
         self.attributes.clear();
         if self.rules.siem_attributes {
             crate::siem::write_attributes(message_json, &mut self.attributes);
@@ -629,6 +643,13 @@ impl<'f> Outbox<'f> {
         if log.len() > self.max_log {
             let truncation = Truncation {
                 original_size: log.len(),
+            };
+            // The attributes repeat fields of the message; a log that has
+            // to shrink goes without them, so they can never be what keeps
+            // it from fitting.
+            let key = EventKey {
+                attributes: "",
+                ..key
             };
             let budget = self
                 .max_log
@@ -650,6 +671,7 @@ impl<'f> Outbox<'f> {
                 new_bytes = log.len(),
                 removed_fields,
                 cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
+                siem_attributes_left_out = !self.attributes.is_empty(),
                 "log over the intake's per-log limit was shrunk to fit"
             );
         }
