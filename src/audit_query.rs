@@ -53,6 +53,19 @@ const ALIASES: &[(&str, &str)] = &[
     ("kube_namespace", "objectRef.namespace"),
 ];
 
+/// Attributes Datadog derives that have no single audit field: a query
+/// naming one would match nothing, so it is refused with the field to use.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "network.client.ip",
+        "@sourceIPs (any address of the list), CIDR(@sourceIPs, ...) or PUBLIC_IP(@sourceIPs)",
+    ),
+    (
+        "http.url_details.path",
+        "@requestURI (with its query string, so end the value with *)",
+    ),
+];
+
 /// What `PUBLIC_IP()` does not count as public: private (RFC 1918),
 /// shared (RFC 6598), loopback, link-local, unique-local and unspecified
 /// addresses.
@@ -629,6 +642,12 @@ impl Parser {
     }
 
     fn field_index(&mut self, name: &str, at: usize) -> Result<usize, QueryError> {
+        if let Some((_, instead)) = UNSUPPORTED.iter().find(|(derived, _)| *derived == name) {
+            return Err(QueryError {
+                at: at + 1,
+                reason: format!("@{name} is not a field of the audit event: use {instead}"),
+            });
+        }
         let name = ALIASES
             .iter()
             .find(|(alias, _)| *alias == name)

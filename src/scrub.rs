@@ -85,26 +85,27 @@ impl Scrubber {
         if !self.rules.iter().any(|r| r.pattern.is_match(message)) {
             return None;
         }
-        let original = message
-            .starts_with('{')
-            .then(|| serde_json::from_str::<Value>(message).ok())
-            .flatten();
-        let Some(mut event) = original else {
-            return Some(self.apply(message));
-        };
+        let is_object = message.starts_with('{');
         // In JSON text, an escape such as `\n` or `\u003c` ends in letters
         // and digits a rule can match from (`\u003cname@example.com`
         // would lose its `u003c` and leave `\x...`, no longer JSON) or
         // that hide a word boundary (`\n10.0.0.1`). Such events are
         // scrubbed value by value.
-        if has_letter_escape(message) {
+        let by_value = is_object && has_letter_escape(message);
+        if !by_value && self.rules.iter().all(|r| r.keeps_structure) {
+            return Some(self.apply(message));
+        }
+        let original = is_object
+            .then(|| serde_json::from_str::<Value>(message).ok())
+            .flatten();
+        let Some(mut event) = original else {
+            return Some(self.apply(message));
+        };
+        if by_value {
             self.apply_to_values(&mut event);
             return Some(event.to_string());
         }
         let whole = self.apply(message);
-        if self.rules.iter().all(|r| r.keeps_structure) {
-            return Some(whole);
-        }
         if serde_json::from_str::<Value>(&whole).is_ok_and(|after| same_shape(&event, &after)) {
             return Some(whole);
         }

@@ -270,6 +270,12 @@ fn bad_queries_say_where_and_what() {
         ("source:kubernetes.audit", 1, "reserved attributes"),
         ("@verb:(get OR @user.username:bob)", 15, "not @field terms"),
         ("PUBLIC_IP(@sourceIPs", 21, "PUBLIC_IP(@field)"),
+        ("@network.client.ip:10.0.0.1", 1, "use @sourceIPs"),
+        (
+            "@verb:get -@http.url_details.path:/api*",
+            12,
+            "use @requestURI",
+        ),
         ("@verb:", 7, "value is missing"),
         ("@verb: get", 7, "value is missing"),
         ("@verb:(get OR list", 19, "not closed"),
