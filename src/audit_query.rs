@@ -83,6 +83,17 @@ const NON_PUBLIC_NETS: &[(&str, u8)] = &[
     ("fe80::", 10),
 ];
 
+/// [`NON_PUBLIC_NETS`], parsed once.
+fn non_public_nets() -> &'static [(IpAddr, u8)] {
+    static NETS: std::sync::LazyLock<Vec<(IpAddr, u8)>> = std::sync::LazyLock::new(|| {
+        NON_PUBLIC_NETS
+            .iter()
+            .map(|(net, bits)| (net.parse().expect("a valid network"), *bits))
+            .collect()
+    });
+    &NETS
+}
+
 /// Why a query could not be read; `at` counts characters from 1.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("at character {at}: {reason}")]
@@ -209,9 +220,9 @@ impl Test {
             Test::Cidr(nets) => leaf_ip(text)
                 .is_some_and(|ip| nets.iter().any(|&(net, bits)| in_net(ip, net, bits))),
             Test::PublicIp => leaf_ip(text).is_some_and(|ip| {
-                !NON_PUBLIC_NETS
+                !non_public_nets()
                     .iter()
-                    .any(|(net, bits)| in_net(ip, net.parse().expect("a valid net"), *bits))
+                    .any(|&(net, bits)| in_net(ip, net, bits))
             }),
         }
     }
@@ -642,6 +653,9 @@ impl Parser {
     }
 
     fn field_index(&mut self, name: &str, at: usize) -> Result<usize, QueryError> {
+        // Aliases and refused names compare as read: `\o` is `o`.
+        let plain = plain_name(name);
+        let name = plain.as_str();
         if let Some((_, instead)) = UNSUPPORTED.iter().find(|(derived, _)| *derived == name) {
             return Err(QueryError {
                 at: at + 1,
@@ -883,6 +897,28 @@ impl Parser {
             })?);
         }
     }
+}
+
+/// `name` with its escapes resolved, except `\.` and `\\`, which the
+/// path split still needs.
+fn plain_name(name: &str) -> String {
+    let mut plain = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            plain.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(kept @ ('.' | '\\')) => {
+                plain.push('\\');
+                plain.push(kept);
+            }
+            Some(other) => plain.push(other),
+            None => {}
+        }
+    }
+    plain
 }
 
 fn word_test(parts: Vec<GlobPart>) -> Test {

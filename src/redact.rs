@@ -155,14 +155,23 @@ impl SecretRedactor {
     /// fields is withheld.
     fn redact_unparsed(&self, text: &str) -> Option<Redacted> {
         let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(text) else {
-            return Some(Redacted {
-                message_json: serde_json::to_string(WITHHELD).ok()?,
-                values: 1,
-                withheld: true,
-            });
+            // Not JSON (cut short, say). The API server writes `objectRef`
+            // before the objects, so it usually still reads: only an event
+            // about a secret-bearing resource, or one whose objectRef does
+            // not read, is withheld; any other goes as it came.
+            if self.cut_event_bears_secrets(text) {
+                return Some(Redacted {
+                    message_json: serde_json::to_string(WITHHELD).ok()?,
+                    values: 1,
+                    withheld: true,
+                });
+            }
+            return None;
         };
+        // The last one, as serde_json (and so the intake) reads duplicates.
         let object_ref = members
             .iter()
+            .rev()
             .find(|(k, _)| k == "objectRef")
             .map(|(_, v)| serde_json::from_str::<Value>(v.get()));
         let bears_secrets = match &object_ref {
@@ -201,8 +210,27 @@ impl SecretRedactor {
         })
     }
 
+    /// Whether a message that is not JSON may be about a secret-bearing
+    /// resource: the first `"objectRef":` value that reads says, and none
+    /// that reads means it may.
+    fn cut_event_bears_secrets(&self, text: &str) -> bool {
+        let Some(at) = text.find("\"objectRef\"") else {
+            return true;
+        };
+        let after = text[at + "\"objectRef\"".len()..].trim_start();
+        let Some(value) = after.strip_prefix(':') else {
+            return true;
+        };
+        let mut reader = serde_json::Deserializer::from_str(value);
+        match serde::Deserialize::deserialize(&mut reader) {
+            Ok(object_ref) => self.bears_secrets(&Target::of(Some(&object_ref))),
+            Err(_) => true,
+        }
+    }
+
     /// A cheap look at the raw text: an object is attached, and a resource
-    /// (or a token API) is named.
+    /// (or a token API) is named. Keys and resource names are ASCII that
+    /// the API server's encoder never escapes, so they appear as written.
     fn may_hold_secrets(&self, raw: &str) -> bool {
         (raw.contains("requestObject") || raw.contains("responseObject"))
             && (raw.contains("token")
@@ -236,6 +264,7 @@ impl SecretRedactor {
             if subresource.is_empty() && self.is_redacted_resource(&target) {
                 values += match object {
                     Value::Array(ops) => redact_json_patch(ops),
+                    // An object, or anything else (replaced whole).
                     _ => redact_data(object),
                 };
             }
@@ -251,10 +280,11 @@ impl SecretRedactor {
 }
 
 /// `data`, `stringData`, `binaryData` and the last-applied annotation of an
-/// object, and of each object of a list.
+/// object, and of each object of a list. Where an object belongs and
+/// something else is found, it is replaced whole: no shape is assumed safe.
 fn redact_data(object: &mut Value) -> usize {
     let Some(map) = object.as_object_mut() else {
-        return 0;
+        return replace_whole(object);
     };
     let mut values = 0;
     for key in ["data", "stringData", "binaryData"] {
@@ -273,14 +303,22 @@ fn redact_data(object: &mut Value) -> usize {
             _ => {}
         }
     }
-    values += redact_path(object, &["metadata", "annotations", LAST_APPLIED]);
-    if let Some(Value::Array(items)) = object.get_mut("items") {
-        values += items.iter_mut().map(redact_data).sum::<usize>();
+    values += match object.get_mut("metadata") {
+        Some(metadata @ Value::Object(_)) => redact_annotations_of(metadata),
+        Some(other) => replace_whole(other),
+        None => 0,
+    };
+    match object.get_mut("items") {
+        Some(Value::Array(items)) => values += items.iter_mut().map(redact_data).sum::<usize>(),
+        Some(other) => values += replace_whole(other),
+        None => {}
     }
     // A Table answer (`kubectl get`): each row may carry the object.
     if let Some(Value::Array(rows)) = object.get_mut("rows") {
         for row in rows {
-            if let Some(row_object) = row.get_mut("object") {
+            if !row.is_object() {
+                values += replace_whole(row);
+            } else if let Some(row_object) = row.get_mut("object") {
                 values += redact_data(row_object);
             }
         }
@@ -294,6 +332,10 @@ fn redact_data(object: &mut Value) -> usize {
 fn redact_json_patch(ops: &mut [Value]) -> usize {
     let mut values = 0;
     for op in ops {
+        if !op.is_object() {
+            values += replace_whole(op);
+            continue;
+        }
         let path = op
             .get("path")
             .and_then(Value::as_str)
@@ -303,8 +345,9 @@ fn redact_json_patch(ops: &mut [Value]) -> usize {
             continue;
         };
         values += match path.as_str() {
-            "/metadata" => redact_path(value, &["annotations", LAST_APPLIED]),
-            "/metadata/annotations" => redact_path(value, &[LAST_APPLIED]),
+            "/metadata" if value.is_object() => redact_annotations_of(value),
+            "/metadata/annotations" if value.is_object() => redact_path(value, &[LAST_APPLIED]),
+            "/metadata" | "/metadata/annotations" => replace_whole(value),
             p if p.starts_with("/metadata/") && !p.contains("last-applied-configuration") => 0,
             _ if value.is_null() => 0,
             _ => {
@@ -314,6 +357,25 @@ fn redact_json_patch(ops: &mut [Value]) -> usize {
         };
     }
     values
+}
+
+/// The last-applied annotation of a `metadata` object; annotations that
+/// are not an object are replaced whole.
+fn redact_annotations_of(metadata: &mut Value) -> usize {
+    match metadata.get_mut("annotations") {
+        Some(annotations @ Value::Object(_)) => redact_path(annotations, &[LAST_APPLIED]),
+        Some(other) => replace_whole(other),
+        None => 0,
+    }
+}
+
+/// Replaces a value whole (not a null: nothing to hide).
+fn replace_whole(value: &mut Value) -> usize {
+    if value.is_null() {
+        return 0;
+    }
+    *value = Value::String(REDACTED.to_owned());
+    1
 }
 
 /// Replaces the value at `path` if there is one.
@@ -516,10 +578,54 @@ mod tests {
             r.redact(&serde_json::to_string(&deployment).unwrap())
                 .is_none()
         );
-        // Cut short: withheld.
+        // Cut short: withheld when about a secret (or unknowable), left as
+        // it came otherwise (a pod spec names "token" and "secrets" too).
         let cut = r#"{"objectRef":{"resource":"secrets"},"requestObject":{"data":{"p":"c2Vj"#;
         let out = r.redact(&serde_json::to_string(cut).unwrap()).unwrap();
         assert!(out.withheld);
         assert_eq!(out.message_json, serde_json::to_string(WITHHELD).unwrap());
+        let pod = r#"{"verb":"create","objectRef":{"resource":"pods","namespace":"kube-system"},"requestObject":{"spec":{"volumes":[{"projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}}],"containers":[{"volumeMounts":[{"mountPath":"/var/run/secrets/x"}"#;
+        assert!(r.redact(&serde_json::to_string(pod).unwrap()).is_none());
+        let unknowable = r#"{"verb":"create","requestObject":{"data":{"token":"c2Vj"#;
+        assert!(
+            r.redact(&serde_json::to_string(unknowable).unwrap())
+                .unwrap()
+                .withheld
+        );
+        // Duplicate objectRef: the last one counts, as for serde_json.
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let dup = format!(
+            r#"{{"objectRef":{{"resource":"pods"}},"objectRef":{{"resource":"secrets"}},"requestObject":{{"x":{deep},"data":{{"p":"c2VjcmV0"}}}}}}"#
+        );
+        let out = r.redact(&serde_json::to_string(&dup).unwrap()).unwrap();
+        assert!(!out.message_json.contains("c2VjcmV0"));
+    }
+
+    /// Second review: shapes where an object belongs but something else
+    /// is found are replaced whole, never passed.
+    #[test]
+    fn unexpected_shapes_of_secret_objects_are_replaced_whole() {
+        let r = SecretRedactor::new(&[]);
+        let sides = [
+            json!([[{"op": "add", "path": "/data/x", "value": "SEKRIT"}]]),
+            json!(["SEKRIT"]),
+            json!("password=SEKRIT"),
+            json!({"kind": "Table", "rows": [{"object": "SEKRIT"}, ["SEKRIT"]]}),
+            json!({"kind": "SecretList", "items": [[{"stringData": {"k": "SEKRIT"}}]]}),
+            json!({"kind": "SecretList", "items": "SEKRIT"}),
+            json!([{"op": "add", "path": "/metadata/annotations", "value": "SEKRIT"}]),
+            json!([{"op": "add", "path": "/metadata", "value": {"annotations": "SEKRIT"}}]),
+            json!({"metadata": {"annotations": "SEKRIT"}}),
+            json!({"metadata": "SEKRIT"}),
+        ];
+        for side in sides {
+            let event = json!({"kind": "Event", "verb": "patch",
+                "objectRef": {"resource": "secrets", "name": "db"}, "requestObject": side});
+            let (out, values) = redacted(&r, &event).unwrap_or_else(|| panic!("{event}"));
+            assert!(
+                values > 0 && !out.to_string().contains("SEKRIT"),
+                "{event} -> {out}"
+            );
+        }
     }
 }

@@ -82,55 +82,91 @@ impl Scrubber {
     /// The scrubbed message (text, not a JSON literal), or `None` when no
     /// rule matched.
     pub fn scrub(&self, message: &str) -> Option<String> {
-        if !self.rules.iter().any(|r| r.pattern.is_match(message)) {
-            return None;
-        }
         let is_object = message.starts_with('{');
         // In JSON text, an escape such as `\n` or `\u003c` ends in letters
-        // and digits a rule can match from (`\u003cname@example.com`
-        // would lose its `u003c` and leave `\x...`, no longer JSON) or
-        // that hide a word boundary (`\n10.0.0.1`). Such events are
-        // scrubbed value by value.
-        let by_value = is_object && has_letter_escape(message);
-        if !by_value && self.rules.iter().all(|r| r.keeps_structure) {
-            return Some(self.apply(message));
+        // and digits a built-in rule could match from
+        // (`\u003cname@example.com` would lose its `u003c` and leave
+        // `\x...`, no longer JSON) or that hide a word boundary
+        // (`\n10.0.0.1`, which a search of the raw text misses). In such
+        // events the built-in rules go value by value.
+        let built_in_by_value =
+            is_object && self.rules.iter().any(|r| r.keeps_structure) && has_letter_escape(message);
+        if !built_in_by_value && !self.rules.iter().any(|r| r.pattern.is_match(message)) {
+            return None;
         }
-        let original = is_object
-            .then(|| serde_json::from_str::<Value>(message).ok())
-            .flatten();
-        let Some(mut event) = original else {
-            return Some(self.apply(message));
+        if !is_object {
+            return Some(self.apply(message, |_| true).into_owned());
+        }
+        let mut text = Cow::Borrowed(message);
+        let mut changed = false;
+        if built_in_by_value {
+            if let Ok(mut event) = serde_json::from_str::<Value>(message)
+                && self.apply_to_values(&mut event, |r| r.keeps_structure)
+            {
+                text = Cow::Owned(event.to_string());
+                changed = true;
+            }
+        } else if let Cow::Owned(replaced) = self.apply(message, |r| r.keeps_structure) {
+            text = Cow::Owned(replaced);
+            changed = true;
+        }
+        if self.rules.iter().all(|r| r.keeps_structure) {
+            return changed.then(|| text.into_owned());
+        }
+        // The user's rule, whole text first (so a rule such as
+        // `"password":"[^"]*"` works as with the Datadog Forwarder), then
+        // value by value if that broke the JSON or its keys.
+        let whole = self.apply(&text, |r| !r.keeps_structure);
+        let Cow::Owned(whole) = whole else {
+            return changed.then(|| text.into_owned());
         };
-        if by_value {
-            self.apply_to_values(&mut event);
-            return Some(event.to_string());
-        }
-        let whole = self.apply(message);
+        let Ok(mut event) = serde_json::from_str::<Value>(&text) else {
+            return Some(whole);
+        };
         if serde_json::from_str::<Value>(&whole).is_ok_and(|after| same_shape(&event, &after)) {
             return Some(whole);
         }
-        // The rules broke the event's JSON or its keys: value by value.
-        self.apply_to_values(&mut event);
-        Some(event.to_string())
+        if self.apply_to_values(&mut event, |r| !r.keeps_structure) || changed {
+            return Some(event.to_string());
+        }
+        None
     }
 
-    fn apply(&self, text: &str) -> String {
+    /// The rules `which` selects, in order, over `text`; borrowed when
+    /// none matched.
+    fn apply<'t>(&self, text: &'t str, which: impl Fn(&ScrubRule) -> bool) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
-        for rule in &self.rules {
+        for rule in self.rules.iter().filter(|r| which(r)) {
             if let Cow::Owned(replaced) = rule.pattern.replace_all(&out, rule.replacement.as_str())
             {
                 out = Cow::Owned(replaced);
             }
         }
-        out.into_owned()
+        out
     }
 
-    fn apply_to_values(&self, value: &mut Value) {
+    /// The rules `which` selects, applied to each string value; whether
+    /// any changed.
+    fn apply_to_values(
+        &self,
+        value: &mut Value,
+        which: impl Fn(&ScrubRule) -> bool + Copy,
+    ) -> bool {
         match value {
-            Value::String(s) => *s = self.apply(s),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.apply_to_values(v)),
-            Value::Object(map) => map.values_mut().for_each(|v| self.apply_to_values(v)),
-            _ => {}
+            Value::String(s) => match self.apply(s, which) {
+                Cow::Owned(replaced) => {
+                    *s = replaced;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, v| self.apply_to_values(v, which) | changed),
+            Value::Object(map) => map
+                .values_mut()
+                .fold(false, |changed, v| self.apply_to_values(v, which) | changed),
+            _ => false,
         }
     }
 }
@@ -220,6 +256,32 @@ mod tests {
         assert_eq!(v["hosts"], "a\nxxx.xxx.xxx.xxx\tb");
         assert_eq!(v["path"], "C:\\new");
         assert!(has_letter_escape(r#""a\u0041""#));
+        // An address right after an escape is found even when nothing else
+        // in the raw text matches.
+        let only = r#"{"sourceIPs":["2600:1f18::1"],"hosts":"a\n10.1.2.3"}"#;
+        let v: Value = serde_json::from_str(&scrubber.scrub(only).unwrap()).unwrap();
+        assert_eq!(v["hosts"], "a\nxxx.xxx.xxx.xxx");
+        // Nothing to replace: no change reported, though the text was read.
+        assert!(scrubber.scrub(r#"{"note":"a\nb"}"#).is_none());
+        // A user's rule written against the JSON text still works on an
+        // event with escapes (the API server writes & as \u0026).
+        let custom = Scrubber {
+            rules: vec![
+                ip_rule(),
+                ScrubRule {
+                    pattern: Regex::new(r#""password":"[^"]*""#).unwrap(),
+                    replacement: r#""password":"xxxxx""#.to_owned(),
+                    keeps_structure: false,
+                },
+            ],
+        };
+        let out = custom
+            .scrub(r#"{"requestURI":"/x?a=1\u0026b=2","requestObject":{"password":"hunter2"},"ip":"a\n10.0.0.9"}"#)
+            .unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["requestObject"]["password"], "xxxxx");
+        assert_eq!(v["ip"], "a\nxxx.xxx.xxx.xxx");
+        assert_eq!(v["requestURI"], "/x?a=1&b=2");
         assert!(!has_letter_escape(r#""C:\\new \"q\" \/""#));
     }
 

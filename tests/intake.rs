@@ -413,6 +413,31 @@ async fn an_oversize_event_with_siem_attributes_goes_without_them() {
     assert_eq!(intake.oversize_logs(), 0);
 }
 
+/// Second review: a log over the limit only because of its attributes
+/// goes whole, without them, rather than shrunk.
+#[tokio::test]
+async fn a_log_over_the_limit_only_with_attributes_goes_whole_without_them() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[("DD_SIEM_ATTRIBUTES", "true")]);
+    let name = "n".repeat(60_000);
+    let big = serde_json::json!({"kind": "Event", "verb": "create", "auditID": "near",
+        "requestURI": format!("/api/v1/namespaces/default/configmaps/{name}"),
+        "user": {"username": "alice"},
+        "objectRef": {"resource": "configmaps", "namespace": "default", "name": name},
+        "requestObject": {"data": {"blob": "b".repeat(800_000)}},
+        "responseStatus": {"code": 201}})
+    .to_string();
+    let msgs = vec![big.clone()];
+    let summary = forwarder(&cfg)
+        .handle(&event(audit_event(&msgs)), &invocation())
+        .await
+        .unwrap();
+    assert_eq!((summary.logs_forwarded, summary.truncated), (1, 0));
+    let logs = intake.accepted_logs();
+    assert_eq!(logs[0]["message"], big, "the message goes whole");
+    assert!(logs[0].get("http").is_none() && logs[0].get("truncated").is_none());
+}
+
 #[tokio::test]
 async fn an_oversize_text_log_is_cut_with_a_marker() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;

@@ -144,6 +144,10 @@ fn dotted_keys_are_found_as_written_or_escaped() {
 fn datadog_attribute_names_read_the_audit_fields() {
     let e = node_watch();
     assert!(matches("@http.method:watch", &e));
+    assert!(
+        matches(r"@http.meth\od:watch", &e),
+        "escapes resolve before aliases"
+    );
     assert!(matches("@http.status_code:[200 TO 299]", &e));
     assert!(matches(r"@usr.name:system\:node\:*", &e));
     assert!(matches("@http.useragent:kubelet*", &e));
@@ -271,6 +275,7 @@ fn bad_queries_say_where_and_what() {
         ("@verb:(get OR @user.username:bob)", 15, "not @field terms"),
         ("PUBLIC_IP(@sourceIPs", 21, "PUBLIC_IP(@field)"),
         ("@network.client.ip:10.0.0.1", 1, "use @sourceIPs"),
+        (r"@netw\ork.client.ip:10.0.0.1", 1, "use @sourceIPs"),
         (
             "@verb:get -@http.url_details.path:/api*",
             12,

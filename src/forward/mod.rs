@@ -640,16 +640,24 @@ impl<'f> Outbox<'f> {
         let log = &mut self.log;
         log.clear();
         shape.write_log(key, message_json, None, log);
-        if log.len() > self.max_log {
-            let truncation = Truncation {
-                original_size: log.len(),
-            };
-            // The attributes repeat fields of the message; a log that has
-            // to shrink goes without them, so they can never be what keeps
-            // it from fitting.
+        // The attributes repeat fields of the message: a log too large with
+        // them goes without them, so they can never be what keeps it from
+        // fitting, nor cost it a field.
+        let attributes_left_out = log.len() > self.max_log && !key.attributes.is_empty();
+        let key = if attributes_left_out {
             let key = EventKey {
                 attributes: "",
                 ..key
+            };
+            log.clear();
+            shape.write_log(key, message_json, None, log);
+            key
+        } else {
+            key
+        };
+        if log.len() > self.max_log {
+            let truncation = Truncation {
+                original_size: log.len(),
             };
             let budget = self
                 .max_log
@@ -671,7 +679,7 @@ impl<'f> Outbox<'f> {
                 new_bytes = log.len(),
                 removed_fields,
                 cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
-                siem_attributes_left_out = !self.attributes.is_empty(),
+                siem_attributes_left_out = attributes_left_out,
                 "log over the intake's per-log limit was shrunk to fit"
             );
         }
