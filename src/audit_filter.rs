@@ -70,6 +70,18 @@ OR (@verb:create @objectRef.resource:(selfsubjectrulesreviews OR selfsubjectacce
 OR (@objectRef.resource:serviceaccounts @objectRef.subresource:token -@user.username:system\:node\:*)
 OR PUBLIC_IP(@sourceIPs) OR -@sourceIPs:*";
 
+/// The guard, with the deployment's internal networks added to its
+/// public-address test.
+fn guard_text(internal_networks: &[String]) -> String {
+    if internal_networks.is_empty() {
+        return NEVER_DROP.to_owned();
+    }
+    NEVER_DROP.replace(
+        "PUBLIC_IP(@sourceIPs)",
+        &format!("PUBLIC_IP(@sourceIPs, {})", internal_networks.join(", ")),
+    )
+}
+
 /// What happens to one log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditVerdict {
@@ -95,10 +107,14 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
+    /// `internal_networks` (`DD_AUDIT_INTERNAL_NETWORKS`, already checked)
+    /// count as internal for the guard's public-address clause: a NAT
+    /// gateway's public address, the VPC's IPv6 ranges.
     pub fn new(
         include: Option<AuditQuery>,
         exclude: Option<AuditQuery>,
         noise: Option<NoiseLevel>,
+        internal_networks: &[String],
     ) -> Self {
         let preset = |text: &str| -> AuditQuery {
             text.parse()
@@ -111,7 +127,7 @@ impl AuditFilter {
                     vec![preset(NOISE_STANDARD), preset(NOISE_AGGRESSIVE_EXTRA)]
                 }
             },
-            guard: preset(NEVER_DROP),
+            guard: preset(&guard_text(internal_networks)),
         });
         Self {
             include,
@@ -191,14 +207,14 @@ mod tests {
 
     #[test]
     fn presets_parse() {
-        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
         assert!(filter.is_active());
         assert!(!AuditFilter::default().is_active());
     }
 
     #[test]
     fn the_standard_preset_drops_heartbeats_and_watches_only() {
-        let f = AuditFilter::new(None, None, Some(NoiseLevel::Standard));
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[]);
         assert_eq!(
             verdict(&f, &event(NODE, "update", "leases", 200)),
             AuditVerdict::Noise
@@ -212,7 +228,7 @@ mod tests {
             AuditVerdict::Keep,
             "a read is noise only for the aggressive preset"
         );
-        let a = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        let a = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
         assert_eq!(
             verdict(&a, &event(NODE, "get", "pods", 200)),
             AuditVerdict::Noise
@@ -221,7 +237,7 @@ mod tests {
 
     #[test]
     fn guards_keep_what_looks_like_noise() {
-        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
         let kept = [
             event(NODE, "update", "leases", 409),
             event(NODE, "watch", "secrets", 200),
@@ -252,7 +268,7 @@ mod tests {
     /// outside kube-system is not a system principal.
     #[test]
     fn spoofed_addresses_and_application_service_accounts_are_kept() {
-        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive));
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
         let mut spoofed = event(NODE, "watch", "pods", 200);
         spoofed["sourceIPs"] = json!(["10.0.1.23", "203.0.113.50"]);
         assert_eq!(verdict(&f, &spoofed), AuditVerdict::Keep);
@@ -279,11 +295,34 @@ mod tests {
         );
     }
 
+    /// Nodes behind a NAT gateway, or in an IPv6 cluster, call from
+    /// public addresses; naming those networks lets the preset work.
+    #[test]
+    fn internal_networks_are_not_public_to_the_guard() {
+        let mut natted = event(NODE, "watch", "pods", 200);
+        natted["sourceIPs"] = json!(["52.95.110.7"]);
+        let mut v6 = event(NODE, "update", "leases", 200);
+        v6["sourceIPs"] = json!(["2600:1f18:4b2:8c00::17"]);
+        let mut outsider = event(NODE, "watch", "pods", 200);
+        outsider["sourceIPs"] = json!(["203.0.113.50"]);
+        let plain = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[]);
+        let nets = [
+            "52.95.110.7/32".to_owned(),
+            "2600:1f18:4b2:8c00::/56".to_owned(),
+        ];
+        let with = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &nets);
+        for e in [&natted, &v6] {
+            assert_eq!(verdict(&plain, e), AuditVerdict::Keep);
+            assert_eq!(verdict(&with, e), AuditVerdict::Noise);
+        }
+        assert_eq!(verdict(&with, &outsider), AuditVerdict::Keep);
+    }
+
     #[test]
     fn user_queries_come_first_and_exclude_wins() {
         let include: AuditQuery = "@verb:(get OR watch)".parse().unwrap();
         let exclude: AuditQuery = "@objectRef.resource:leases".parse().unwrap();
-        let f = AuditFilter::new(Some(include), Some(exclude), None);
+        let f = AuditFilter::new(Some(include), Some(exclude), None, &[]);
         assert_eq!(
             verdict(&f, &event("alice", "get", "pods", 200)),
             AuditVerdict::Keep
@@ -301,7 +340,7 @@ mod tests {
     #[test]
     fn messages_that_are_not_audit_events_pass() {
         let include: AuditQuery = "@verb:get".parse().unwrap();
-        let f = AuditFilter::new(Some(include), None, Some(NoiseLevel::Aggressive));
+        let f = AuditFilter::new(Some(include), None, Some(NoiseLevel::Aggressive), &[]);
         for literal in [
             r#""time=\"2026-11-26T10:00:00Z\" level=info msg=\"access granted\"""#,
             r#""[1,2]""#,

@@ -130,9 +130,13 @@ enum Test {
     Exact(String),
     Prefix(String),
     Glob(Vec<GlobPart>),
-    Range { low: Bound, high: Bound },
+    Range {
+        low: Bound,
+        high: Bound,
+    },
     Cidr(Vec<(IpAddr, u8)>),
-    PublicIp,
+    /// Besides the private ranges, these networks are internal too.
+    PublicIp(Vec<(IpAddr, u8)>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -219,9 +223,10 @@ impl Test {
             }
             Test::Cidr(nets) => leaf_ip(text)
                 .is_some_and(|ip| nets.iter().any(|&(net, bits)| in_net(ip, net, bits))),
-            Test::PublicIp => leaf_ip(text).is_some_and(|ip| {
+            Test::PublicIp(internal) => leaf_ip(text).is_some_and(|ip| {
                 !non_public_nets()
                     .iter()
+                    .chain(internal)
                     .any(|&(net, bits)| in_net(ip, net, bits))
             }),
         }
@@ -434,6 +439,12 @@ fn collect_single<'a>(raw: &'a RawValue, path: &[String], out: &mut Vec<Leaf<'a>
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NetworkCall {
+    Cidr,
+    PublicIp,
+}
+
 struct Parser {
     chars: Vec<char>,
     pos: usize,
@@ -569,24 +580,14 @@ impl Parser {
         found
     }
 
-    /// `@field:value`, `@field:(values)` or `CIDR(@field, nets)`.
+    /// `@field:value`, `@field:(values)`, `CIDR(@field, nets)` or
+    /// `PUBLIC_IP(@field[, nets])`.
     fn term(&mut self) -> Result<Expr, QueryError> {
         if self.keyword_call("CIDR(") {
-            return self.cidr();
+            return self.network_call(NetworkCall::Cidr);
         }
         if self.keyword_call("PUBLIC_IP(") {
-            self.skip_space();
-            let start = self.pos;
-            let name = self.field_name(')')?;
-            let field = self.field_index(&name, start)?;
-            self.skip_space();
-            if !self.take(')') {
-                return Err(self.error("expected PUBLIC_IP(@field), as in PUBLIC_IP(@sourceIPs)"));
-            }
-            return Ok(Expr::Field {
-                field,
-                test: Test::PublicIp,
-            });
+            return self.network_call(NetworkCall::PublicIp);
         }
         let start = self.pos;
         let name = self.field_name(':')?;
@@ -858,7 +859,9 @@ impl Parser {
     }
 
     /// `CIDR(@field, net, ...)` after its `CIDR(`.
-    fn cidr(&mut self) -> Result<Expr, QueryError> {
+    /// `CIDR(@field, net, ...)` or `PUBLIC_IP(@field, net, ...)` after its
+    /// `(`. `PUBLIC_IP`'s networks (none needed) count as internal too.
+    fn network_call(&mut self, call: NetworkCall) -> Result<Expr, QueryError> {
         self.skip_space();
         let start = self.pos;
         let name = self.field_name(',')?;
@@ -867,18 +870,24 @@ impl Parser {
         loop {
             self.skip_space();
             match self.peek() {
-                Some(')') if !nets.is_empty() => {
+                Some(')') if !nets.is_empty() || call == NetworkCall::PublicIp => {
                     self.pos += 1;
-                    return Ok(Expr::Field {
-                        field,
-                        test: Test::Cidr(nets),
-                    });
+                    let test = match call {
+                        NetworkCall::Cidr => Test::Cidr(nets),
+                        NetworkCall::PublicIp => Test::PublicIp(nets),
+                    };
+                    return Ok(Expr::Field { field, test });
                 }
                 Some(',') => self.pos += 1,
                 _ => {
-                    return Err(self.error(
-                        "expected CIDR(@field, net, ...), as in CIDR(@sourceIPs, 10.0.0.0/8)",
-                    ));
+                    return Err(self.error(match call {
+                        NetworkCall::Cidr => {
+                            "expected CIDR(@field, net, ...), as in CIDR(@sourceIPs, 10.0.0.0/8)"
+                        }
+                        NetworkCall::PublicIp => {
+                            "expected PUBLIC_IP(@field) or PUBLIC_IP(@field, internal net, ...), as in PUBLIC_IP(@sourceIPs)"
+                        }
+                    }));
                 }
             }
             self.skip_space();
@@ -946,7 +955,8 @@ fn bound(text: &str, inclusive: bool) -> Option<Bound> {
     })
 }
 
-fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
+/// `10.0.0.0/8`, `fc00::/7`, or one address.
+pub(crate) fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
     let (addr, bits) = match text.split_once('/') {
         Some((addr, bits)) => (addr.parse::<IpAddr>().ok()?, Some(bits.parse::<u8>().ok()?)),
         None => (text.parse::<IpAddr>().ok()?, None),

@@ -408,10 +408,27 @@ impl Config {
                 }
             },
         };
+        let mut internal_networks = Vec::new();
+        for net in get("DD_AUDIT_INTERNAL_NETWORKS")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            if crate::audit_query::parse_net(net).is_none() {
+                return Err(ConfigError::Invalid {
+                    variable: "DD_AUDIT_INTERNAL_NETWORKS",
+                    value: net.to_owned(),
+                    accepts: "comma-separated IPv4 or IPv6 networks, such as 52.95.110.7/32,2600:1f18:4b2:8c00::/56",
+                });
+            }
+            internal_networks.push(net.to_owned());
+        }
         let audit_filter = AuditFilter::new(
             audit_query("DD_AUDIT_INCLUDE")?,
             audit_query("DD_AUDIT_EXCLUDE")?,
             noise,
+            &internal_networks,
         );
 
         let api_key_store = match (get("DD_API_KEY_SECRET_ARN"), get("DD_API_KEY_SSM_NAME")) {
@@ -738,6 +755,11 @@ mod tests {
             ("DD_AUDIT_INCLUDE", "@verb:(get OR", "at character 14"),
             ("DD_AUDIT_EXCLUDE", "watch", "free-text search"),
             ("DD_AUDIT_EXCLUDE", "", "the query is empty"),
+            (
+                "DD_AUDIT_INTERNAL_NETWORKS",
+                "10.0.0.0/8, 52.95.110.7/33",
+                "comma-separated IPv4 or IPv6 networks",
+            ),
         ] {
             let msg = parse(&[(var, value)]).unwrap_err().to_string();
             assert!(msg.starts_with(var) && msg.contains(expected), "{msg}");

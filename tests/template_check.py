@@ -41,6 +41,7 @@ AUDIT_SETTINGS = [
     ("DD_SIEM_ATTRIBUTES", "SiemAttributes", {"true", "false"}, "false", False),
     ("DD_REDACT_SECRETS", "RedactSecrets", {"true", "false"}, "true", False),
     ("DD_REDACT_RESOURCES", "RedactResources", None, "", True),
+    ("DD_AUDIT_INTERNAL_NETWORKS", "AuditInternalNetworks", None, "", True),
 ]
 
 
