@@ -651,6 +651,11 @@ impl<'f> Outbox<'f> {
             };
             log.clear();
             shape.write_log(key, message_json, None, log);
+            tracing::warn!(
+                request_id = %invocation.request_id,
+                event_id = %key.id,
+                "log over the intake's per-log limit with its SIEM attributes goes without them"
+            );
             key
         } else {
             key
