@@ -35,8 +35,9 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
         None => Ok(config.api_key.clone()),
         Some(ApiKeyStore::SecretsManager { arn, region }) => {
             const VAR: &str = "DD_API_KEY_SECRET_ARN";
-            let client =
-                aws_sdk_secretsmanager::Client::new(&sdk_config(Some(region.as_str())).await);
+            let client = aws_sdk_secretsmanager::Client::new(
+                &sdk_config(Some(region.as_str()), &config.proxy).await,
+            );
             let secret = client
                 .get_secret_value()
                 .secret_id(arn)
@@ -51,7 +52,7 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
         }
         Some(ApiKeyStore::Ssm { name }) => {
             const VAR: &str = "DD_API_KEY_SSM_NAME";
-            let client = aws_sdk_ssm::Client::new(&sdk_config(None).await);
+            let client = aws_sdk_ssm::Client::new(&sdk_config(None, &config.proxy).await);
             let parameter = client
                 .get_parameter()
                 .name(name)

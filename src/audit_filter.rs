@@ -2,7 +2,7 @@
 //! (queries in [`crate::audit_query`]'s syntax) and the opt-in noise
 //! presets of `DD_AUDIT_NOISE_FILTER`.
 //!
-//! The presets are queries too, written out below and in the README, so
+//! The presets are queries too, written out below and in docs/audit.md, so
 //! what they drop can be read, not guessed. Each is a pair: what counts as
 //! noise, and a guard of what a detection rule needs. An event is dropped
 //! as noise only when it matches the first and not the guard. The guard
@@ -195,12 +195,12 @@ mod tests {
     const NODE: &str = "system:node:ip-10-0-1-23.eu-west-1.compute.internal";
 
     #[test]
-    fn the_readme_shows_the_presets_as_they_are() {
-        let readme = include_str!("../README.md");
+    fn the_docs_show_the_presets_as_they_are() {
+        let readme = include_str!("../docs/audit.md");
         for preset in [NOISE_STANDARD, NOISE_AGGRESSIVE_EXTRA, NEVER_DROP] {
             assert!(
                 readme.contains(&format!("```text\n{preset}\n```")),
-                "README.md must show this preset as it is:\n{preset}"
+                "docs/audit.md must show this preset as it is:\n{preset}"
             );
         }
     }

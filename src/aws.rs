@@ -1,26 +1,47 @@
 //! The AWS SDK set-up every AWS-facing stage shares: one HTTPS client
-//! (rustls with ring, like the intake client) and the standard environment
-//! (region, credentials, `AWS_ENDPOINT_URL`). Building a client makes no
-//! network call: credentials are loaded on the first request.
+//! (rustls with ring, like the intake client), the standard environment
+//! (region, credentials, `AWS_ENDPOINT_URL`) and the configured proxy.
+//! Building a client makes no network call: credentials are loaded on the
+//! first request.
 
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::SharedHttpClient;
-use aws_smithy_http_client::tls;
+use aws_smithy_http_client::{Connector, tls};
 
-/// The HTTPS client for AWS APIs.
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+use crate::proxy::ProxySettings;
+
+fn tls_provider() -> tls::Provider {
+    tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring)
+}
+
+/// The HTTPS client for AWS APIs, through the proxy when one is set.
+pub fn https_client(proxy: &ProxySettings) -> SharedHttpClient {
+    let Some(proxy_config) = proxy.aws_proxy_config() else {
+        return aws_smithy_http_client::Builder::new()
+            .tls_provider(tls_provider())
+            .build_https();
+    };
+    // The SDK's plain builder has no proxy option in this version; this is
+    // its own connector builder, given the settings and sleep the SDK passes
+    // to every connector it builds (and caches).
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = Connector::builder();
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector
+            .tls_provider(tls_provider())
+            .proxy_config(proxy_config.clone())
+            .build()
+    })
 }
 
 /// The standard AWS environment with our HTTPS client, in `region` when
 /// given (a Secrets Manager ARN names its own region).
-pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+pub async fn sdk_config(region: Option<&str>, proxy: &ProxySettings) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client(proxy));
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }

@@ -13,7 +13,8 @@ use thiserror::Error;
 use crate::audit_filter::{AuditFilter, NoiseLevel};
 use crate::audit_query::{AuditQuery, QueryError};
 use crate::limits;
-use crate::scrub::{MatchFilter, ScrubRule, Scrubber};
+use crate::proxy::{ProxySettings, ProxyUrl};
+use crate::scrub::{MatchFilter, Scrubber, SerializedRule};
 use crate::ship::BodyEncoding;
 use regex::Regex;
 
@@ -104,9 +105,13 @@ pub struct Config {
     pub encoding: BodyEncoding,
     pub log_level: LogLevel,
     pub max_decompressed_bytes: usize,
-    /// Lower-cased Lambda function name, for the `forwardername` tag and
-    /// the S3 prefixes.
+    /// The Lambda function's name as Lambda gives it
+    /// (`AWS_LAMBDA_FUNCTION_NAME`): the `FunctionName` dimension of the
+    /// metrics, which alarms name exactly.
     pub function_name: String,
+    /// The same, lower-cased, as the Datadog Forwarder writes it: the
+    /// `forwardername` tag and the S3 prefixes.
+    pub forwarder_name: String,
     /// `DD_STORE_FAILED_EVENTS` with `DD_S3_BUCKET_NAME`: the bucket that
     /// keeps what the intake would not take.
     pub spill_bucket: Option<String>,
@@ -129,6 +134,13 @@ pub struct Config {
     pub scrubber: Scrubber,
     /// `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE` and `DD_AUDIT_NOISE_FILTER`.
     pub audit_filter: AuditFilter,
+    /// `DD_ENRICH_S3_TAGS` and `DD_ENRICH_CLOUDWATCH_TAGS`: the
+    /// `DD-STORAGE-TAG` header, which has Datadog add the tags of the S3
+    /// bucket and the log group the logs came from (through the AWS
+    /// integration), as the Datadog Forwarder asks by default.
+    pub storage_tag: Option<&'static str>,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`.
+    pub proxy: ProxySettings,
 }
 
 const BOOL_ACCEPTS: &str = "true or false";
@@ -377,12 +389,16 @@ impl Config {
             scrubber.rules.push(crate::scrub::email_rule());
         }
         if let Some(rule) = pattern("DD_SCRUBBING_RULE")? {
-            scrubber.rules.push(ScrubRule {
-                pattern: rule,
-                replacement: lookup("DD_SCRUBBING_RULE_REPLACEMENT")
-                    .unwrap_or_else(|| "xxxxx".to_owned()),
-                keeps_structure: false,
-            });
+            // The Datadog Forwarder's default replacement is "": a match is
+            // removed. The value is not trimmed: spaces can be meant.
+            let replacement = lookup("DD_SCRUBBING_RULE_REPLACEMENT").unwrap_or_default();
+            scrubber.serialized =
+                Some(SerializedRule::new(rule, &replacement).map_err(|reason| {
+                    ConfigError::Rejected {
+                        variable: "DD_SCRUBBING_RULE_REPLACEMENT",
+                        reason,
+                    }
+                })?);
         }
 
         let audit_query = |variable: &'static str| -> Result<Option<AuditQuery>, ConfigError> {
@@ -437,7 +453,41 @@ impl Config {
             (None, None) => None,
         };
 
+        let enrich_s3 = parse_bool("DD_ENRICH_S3_TAGS", get("DD_ENRICH_S3_TAGS"), true)?;
+        let enrich_cloudwatch = parse_bool(
+            "DD_ENRICH_CLOUDWATCH_TAGS",
+            get("DD_ENRICH_CLOUDWATCH_TAGS"),
+            true,
+        )?;
+        let storage_tag = match (enrich_s3, enrich_cloudwatch) {
+            (true, true) => Some("s3,cloudwatch"),
+            (true, false) => Some("s3"),
+            (false, true) => Some("cloudwatch"),
+            (false, false) => None,
+        };
+
+        let proxy_url = |variable: &'static str| -> Result<Option<ProxyUrl>, ConfigError> {
+            get(variable)
+                .map(|url| {
+                    ProxyUrl::parse(&url)
+                        .map_err(|reason| ConfigError::Rejected { variable, reason })
+                })
+                .transpose()
+        };
+        let proxy = ProxySettings {
+            https: proxy_url("HTTPS_PROXY")?,
+            http: proxy_url("HTTP_PROXY")?,
+            no_proxy: get("NO_PROXY"),
+        };
+
+        let function_name =
+            get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "eks-audit-forwarder".to_owned());
+
         Ok(Self {
+            storage_tag,
+            proxy,
+            forwarder_name: function_name.to_lowercase(),
+            function_name,
             api_key_store,
             spill_bucket,
             metrics_namespace,
@@ -455,9 +505,6 @@ impl Config {
             encoding,
             log_level,
             max_decompressed_bytes,
-            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|| "eks-audit-forwarder".to_owned())
-                .to_lowercase(),
         })
     }
 
@@ -607,6 +654,8 @@ mod tests {
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
         assert_eq!(c.function_name, "eks-audit-forwarder");
+        assert_eq!(c.storage_tag, Some("s3,cloudwatch"));
+        assert!(!c.proxy.is_active());
         assert_eq!(c.spill_bucket, None);
         assert_eq!(c.metrics_namespace, "EksAuditForwarder");
         assert_eq!(c.request_timeout, Duration::from_secs(10));
@@ -711,21 +760,59 @@ mod tests {
         let c = parse(&[
             ("INCLUDE_AT_MATCH", "verb\":\"create"),
             ("REDACT_IP", "true"),
-            ("DD_SCRUBBING_RULE", "password=\\S+"),
-            ("DD_SCRUBBING_RULE_REPLACEMENT", "password=***"),
+            ("DD_SCRUBBING_RULE", "password=(\\S+)"),
+            ("DD_SCRUBBING_RULE_REPLACEMENT", "password=*** (was \\1)"),
         ])
         .unwrap();
         assert!(c.match_filter.include.is_some() && c.match_filter.exclude.is_none());
-        assert_eq!(c.scrubber.rules.len(), 2);
-        assert_eq!(c.scrubber.rules[1].replacement, "password=***");
+        assert_eq!(c.scrubber.rules.len(), 1);
+        assert!(c.scrubber.serialized.is_some());
         for (var, value, accepts) in [
             ("EXCLUDE_AT_MATCH", "(unclosed", "regular expression"),
             ("INCLUDE_AT_MATCH", "  ", "non-empty"),
             ("DD_SCRUBBING_RULE", "", "non-empty"),
             ("REDACT_EMAIL", "sure", "true or false"),
+            ("DD_ENRICH_S3_TAGS", "on", "true or false"),
+            ("DD_ENRICH_CLOUDWATCH_TAGS", "off", "true or false"),
+            ("HTTPS_PROXY", "proxy:3128", "proxy URL"),
+            ("HTTP_PROXY", "socks5://p:1080", "http:// or https://"),
         ] {
             let msg = parse(&[(var, value)]).unwrap_err().to_string();
             assert!(msg.starts_with(var) && msg.contains(accepts), "{msg}");
+        }
+        let msg = parse(&[
+            ("DD_SCRUBBING_RULE", "a(b)"),
+            ("DD_SCRUBBING_RULE_REPLACEMENT", "\\2"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.starts_with("DD_SCRUBBING_RULE_REPLACEMENT") && msg.contains("group"),
+            "{msg}"
+        );
+        // A proxy's credentials never show in an error or in Debug.
+        let msg = parse(&[("HTTPS_PROXY", "http://u:s3cret@p:3128/path")])
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("s3cret"), "{msg}");
+        let c = parse(&[("HTTPS_PROXY", "http://u:s3cret@p:3128")]).unwrap();
+        assert!(c.proxy.is_active() && !format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn storage_tag_follows_the_two_enrichment_switches() {
+        for (s3, cloudwatch, expected) in [
+            ("true", "true", Some("s3,cloudwatch")),
+            ("true", "false", Some("s3")),
+            ("false", "true", Some("cloudwatch")),
+            ("false", "false", None),
+        ] {
+            let c = parse(&[
+                ("DD_ENRICH_S3_TAGS", s3),
+                ("DD_ENRICH_CLOUDWATCH_TAGS", cloudwatch),
+            ])
+            .unwrap();
+            assert_eq!(c.storage_tag, expected, "{s3} {cloudwatch}");
         }
     }
 
@@ -876,7 +963,8 @@ mod tests {
         assert_eq!(c.tags, vec!["env:prod", "team:platform"]);
         assert_eq!(c.source_override.as_deref(), Some("custom"));
         assert_eq!(c.encoding, BodyEncoding::Identity);
-        assert_eq!(c.function_name, "my-forwarder");
+        assert_eq!(c.function_name, "My-Forwarder");
+        assert_eq!(c.forwarder_name, "my-forwarder");
         assert_eq!(
             c.require_api_key().unwrap_err().to_string(),
             "DD_API_KEY is required when running as a Lambda function (or DD_API_KEY_SECRET_ARN, or DD_API_KEY_SSM_NAME)"

@@ -7,11 +7,13 @@
 //! cost a call per invocation, and the logs go out without the tags.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use tokio::time::Instant;
+
+use regex::Regex;
 
 use crate::limits;
 
@@ -54,8 +56,8 @@ impl GroupTagCache {
 
     /// From the standard AWS environment; the region is the function's own,
     /// where its subscriptions' log groups are.
-    pub async fn from_env(ttl: Duration) -> Self {
-        let sdk = crate::aws::sdk_config(None).await;
+    pub async fn from_env(ttl: Duration, proxy: &crate::proxy::ProxySettings) -> Self {
+        let sdk = crate::aws::sdk_config(None, proxy).await;
         let region = sdk
             .region()
             .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
@@ -144,45 +146,98 @@ pub fn partition_of(arn: &str) -> &str {
         .unwrap_or("aws")
 }
 
-/// `key:value` as Datadog accepts it: lower case; letters, digits, `_`,
-/// `-`, `:`, `.` and `/` kept, anything else one `_`; at most 200
-/// characters. An empty value gives the key alone.
+/// A log group tag as the Datadog Forwarder writes it into `ddtags`, so
+/// that facets and monitors keep working after the switch. Both parts are
+/// lower-cased; every character but a letter, a digit, `_`, `:`, `-`, `.`
+/// and `/` becomes `_`, and runs of `_` become one; trailing `_` go. In
+/// the key, `:` becomes `_` first (`aws:cloudformation:stack-name` is
+/// `aws_cloudformation_stack-name`), and leading digits and `_` go. An
+/// empty value gives the key alone. Nothing is cut: Datadog keeps the
+/// first 200 characters of a tag itself.
 pub fn datadog_tag(key: &str, value: &str) -> String {
-    let raw = if value.is_empty() {
-        key.to_owned()
+    let key = sanitize_tag_part(key, true);
+    if value.is_empty() {
+        return key;
+    }
+    format!("{key}:{}", sanitize_tag_part(value, false))
+}
+
+fn sanitize_tag_part(text: &str, is_key: bool) -> String {
+    // Python's `\w` (the Forwarder's) is a letter, a number or `_`.
+    static OTHER: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[^\p{L}\p{N}_:./-]+").expect("a valid pattern"));
+    static UNDERSCORES: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"_{2,}").expect("a valid pattern"));
+    static LEADING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[_\p{Nd}]*").expect("a valid pattern"));
+    let lowered = if is_key {
+        text.replace(':', "_").to_lowercase()
     } else {
-        format!("{key}:{value}")
+        text.to_lowercase()
     };
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars().flat_map(char::to_lowercase) {
-        let keep = c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/');
-        if keep {
-            out.push(c);
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
+    let replaced = OTHER.replace_all(&lowered, "_");
+    let mut tag = UNDERSCORES.replace_all(&replaced, "_").into_owned();
+    // Only when it starts with `_` or an ASCII digit, as the Forwarder
+    // checks; then any run of `_` and digits goes.
+    if is_key && tag.starts_with(|c: char| c == '_' || c.is_ascii_digit()) {
+        tag = LEADING.replace(&tag, "").into_owned();
     }
-    match out.char_indices().nth(limits::MAX_TAG_CHARS) {
-        Some((cut, _)) => out[..cut].to_owned(),
-        None => out,
-    }
+    tag.truncate(tag.trim_end_matches('_').len());
+    tag
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Issue 12 (a): the Datadog Forwarder's normalisation
+    /// (`caching/common.py`, `sanitize_aws_tag_string`), worked through on
+    /// its code with these inputs.
     #[test]
-    fn tags_are_datadog_tags() {
-        assert_eq!(datadog_tag("Team", "Platform"), "team:platform");
-        assert_eq!(
-            datadog_tag("cost center", "R&D / EU"),
-            "cost_center:r_d_/_eu"
-        );
-        assert_eq!(datadog_tag("Env", ""), "env");
-        assert_eq!(datadog_tag("Ünïcode", "Ça"), "ünïcode:ça");
-        assert_eq!(datadog_tag("a", "b\"c,d"), "a:b_c_d");
-        assert_eq!(datadog_tag("k", &"v".repeat(300)).chars().count(), 200);
+    fn tags_are_written_as_the_datadog_forwarder_writes_them() {
+        for (key, value, expected) in [
+            (
+                "aws:cloudformation:stack-name",
+                "my-stack",
+                "aws_cloudformation_stack-name:my-stack",
+            ),
+            ("123abc", "v", "abc:v"),
+            ("_x_", "y", "x:y"),
+            ("Team Name", "Platform Team", "team_name:platform_team"),
+            ("kube:cluster", "prod-eks", "kube_cluster:prod-eks"),
+            ("Ünïcode", "Ünïcode Välue", "ünïcode:ünïcode_välue"),
+            ("env", "", "env"),
+            ("url", "https://a.b:8080/x", "url:https://a.b:8080/x"),
+            ("list", "a,b,c", "list:a_b_c"),
+            (
+                "Owner",
+                "john.doe@example.com",
+                "owner:john.doe_example.com",
+            ),
+            ("k", "123value", "k:123value"),
+            ("k", "_lead_and_trail__", "k:_lead_and_trail"),
+            ("k", "___", "k:"),
+            ("123", "v", ":v"),
+            ("Key=With+Symbols#", "v@l=u+e#!", "key_with_symbols:v_l_u_e"),
+            ("key", "value::with::colons", "key:value::with::colons"),
+            ("\u{663}abc", "v", "\u{663}abc:v"),
+            ("Name", "EKS/Audit Logs (prod)", "name:eks/audit_logs_prod"),
+            (
+                "kubernetes.io/cluster/my-cluster",
+                "owned",
+                "kubernetes.io/cluster/my-cluster:owned",
+            ),
+            ("\u{130}stanbul", "", "i_stanbul"),
+            ("Cafe\u{301}", "", "cafe"),
+            ("x\u{b2}", "", "x\u{b2}"),
+            ("emoji\u{1f680}x", "", "emoji_x"),
+            ("-dash", "", "-dash"),
+            ("a__b", "c__d", "a_b:c_d"),
+        ] {
+            assert_eq!(datadog_tag(key, value), expected, "{key:?} {value:?}");
+        }
+        // Nothing is cut.
+        assert_eq!(datadog_tag(&"k".repeat(210), "v").chars().count(), 212);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod redact;
 pub mod s3_object;
 pub mod scrub;

@@ -118,10 +118,6 @@ pub const DEFAULT_TAGS_CACHE_TTL: Duration = Duration::from_secs(300);
 /// an extra; forwarding goes on without them after this.
 pub const TAGS_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Datadog keeps at most 200 characters of a tag.
-/// <https://docs.datadoghq.com/getting_started/tagging/#define-tags>
-pub const MAX_TAG_CHARS: usize = 200;
-
 /// Compressed bytes of an S3 object fed to the decompressor at a time. A
 /// deflate stream inflates at most ~1032x, so one feed adds at most ~8 MB.
 pub const S3_FEED_BYTES: usize = 8 * 1024;

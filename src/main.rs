@@ -63,12 +63,14 @@ fn main() -> ExitCode {
     if let Some(bucket) = &config.spill_bucket {
         let store = runtime.block_on(SpillStore::from_env(
             bucket.clone(),
-            config.function_name.clone(),
+            config.forwarder_name.clone(),
+            &config.proxy,
         ));
         forwarder = forwarder.with_spill(store);
     }
     if let Some(ttl) = config.log_group_tags_ttl {
-        forwarder = forwarder.with_group_tags(runtime.block_on(GroupTagCache::from_env(ttl)));
+        forwarder = forwarder
+            .with_group_tags(runtime.block_on(GroupTagCache::from_env(ttl, &config.proxy)));
     }
     match files {
         None => match runtime.block_on(lambda::run(forwarder)) {

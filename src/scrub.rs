@@ -1,14 +1,21 @@
 //! The Datadog Forwarder's filtering and scrubbing, with its names and
-//! meaning: `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH` (exclude wins),
-//! `REDACT_IP`, `REDACT_EMAIL`, and `DD_SCRUBBING_RULE` with
-//! `DD_SCRUBBING_RULE_REPLACEMENT`. All apply to the message as text.
+//! meaning: `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH` (exclude wins) on the
+//! message as text, then `REDACT_IP`, `REDACT_EMAIL` and `DD_SCRUBBING_RULE`
+//! (with `DD_SCRUBBING_RULE_REPLACEMENT`), in that order.
 //!
-//! One difference: a message that is JSON (an audit event) stays valid
-//! JSON with the same structure. A rule is applied to the whole text first
-//! (so a rule such as `"password":"[^"]*"` works as it does there); if that
-//! breaks the JSON or changes its keys, the rules are applied to each
-//! string value of the event instead, so a rule that reaches across quotes
-//! cannot corrupt the event.
+//! `DD_SCRUBBING_RULE` applies where the Datadog Forwarder (v5) applies it:
+//! to the message as it stands in the serialised log, a JSON string whose
+//! quotes are `\"` and whose newlines are `\n`. A rule written for it works
+//! unchanged here, and its Python replacement syntax (`\1`, `\g<name>`) is
+//! translated. A result that is no longer a valid JSON string (the Forwarder
+//! would send a body the intake rejects, losing the batch) is withheld,
+//! counted and logged instead.
+//!
+//! `REDACT_IP` and `REDACT_EMAIL` use the Forwarder's patterns and
+//! replacements, but on the decoded text, so an audit event stays valid
+//! JSON with the same structure: in an event holding an escape that ends in
+//! a letter or digit (`\n`, `\u0026`), they go value by value, since a
+//! pattern could match from inside the escape.
 
 use std::borrow::Cow;
 
@@ -37,123 +44,170 @@ impl MatchFilter {
     }
 }
 
-/// One replacement rule.
+/// A built-in replacement rule: neither its matches nor its replacement
+/// contain a JSON structural character, so applying it to a JSON text
+/// keeps the JSON valid and its structure the same.
 #[derive(Debug, Clone)]
 pub struct ScrubRule {
     pub pattern: Regex,
-    pub replacement: String,
-    /// Neither the pattern's matches nor the replacement can contain a
-    /// JSON structural character, so applying it to the whole text keeps
-    /// any JSON valid and its structure the same (the built-in rules).
-    pub keeps_structure: bool,
+    pub replacement: &'static str,
 }
 
-/// What `REDACT_IP` replaces (IPv4 addresses), with the Datadog
-/// Forwarder's replacement.
+/// What `REDACT_IP` replaces (IPv4 addresses): the Datadog Forwarder's
+/// pattern and replacement.
 pub fn ip_rule() -> ScrubRule {
     ScrubRule {
-        pattern: Regex::new(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").expect("a valid pattern"),
-        replacement: "xxx.xxx.xxx.xxx".to_owned(),
-        keeps_structure: true,
+        pattern: Regex::new(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}").expect("a valid pattern"),
+        replacement: "xxx.xxx.xxx.xxx",
     }
 }
 
-/// What `REDACT_EMAIL` replaces.
+/// What `REDACT_EMAIL` replaces: the Datadog Forwarder's pattern and
+/// replacement.
 pub fn email_rule() -> ScrubRule {
     ScrubRule {
         pattern: Regex::new(r"[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9.-]+")
             .expect("a valid pattern"),
-        replacement: "xxxxx@xxxxx.com".to_owned(),
-        keeps_structure: true,
+        replacement: "xxxxx@xxxxx.com",
     }
 }
 
-/// The replacement rules, in order.
+/// `DD_SCRUBBING_RULE` and its replacement, ready for the regex crate.
+#[derive(Debug, Clone)]
+pub struct SerializedRule {
+    pattern: Regex,
+    replacement: String,
+}
+
+impl SerializedRule {
+    /// `replacement` is in Python's `re.sub` syntax, as the Datadog
+    /// Forwarder takes it; the reason it is refused, if it is.
+    pub fn new(pattern: Regex, replacement: &str) -> Result<Self, &'static str> {
+        let replacement = replacement_from_python(&pattern, replacement)?;
+        Ok(Self {
+            pattern,
+            replacement,
+        })
+    }
+
+    /// The rule on `message_json` (a JSON string, quotes included) as the
+    /// Forwarder serialises it.
+    fn apply(&self, message_json: &str) -> RuleOutcome {
+        // Python's json.dumps(ensure_ascii=False) escapes exactly what
+        // serde_json escapes (quote, backslash, control characters, with
+        // \b \f \n \r \t and lower-case \u00xx), so writing the decoded
+        // text again gives the Forwarder's form byte for byte, whatever
+        // escapes CloudWatch chose. A literal that cannot be decoded (a
+        // lone surrogate) is taken as it is.
+        let forwarder_form = match serde_json::from_str::<Cow<'_, str>>(message_json) {
+            Ok(text) => Cow::Owned(serde_json::to_string(&text).unwrap_or_default()),
+            Err(_) => Cow::Borrowed(message_json),
+        };
+        match self
+            .pattern
+            .replace_all(&forwarder_form, self.replacement.as_str())
+        {
+            Cow::Borrowed(_) => RuleOutcome::Unchanged,
+            Cow::Owned(out) if serde_json::from_str::<Cow<'_, str>>(&out).is_ok() => {
+                RuleOutcome::Replaced(out)
+            }
+            Cow::Owned(_) => RuleOutcome::Broken,
+        }
+    }
+}
+
+enum RuleOutcome {
+    Unchanged,
+    Replaced(String),
+    Broken,
+}
+
+/// What replaces a message that `DD_SCRUBBING_RULE` left unreadable.
+pub const WITHHELD_BY_RULE: &str =
+    "[WITHHELD by eks-audit-forwarder: DD_SCRUBBING_RULE left the message an invalid JSON string]";
+
+/// What scrubbing did to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scrubbed {
+    Unchanged,
+    /// The new message, a JSON string, quotes included.
+    Changed(String),
+    /// The rule broke the message's JSON string: [`WITHHELD_BY_RULE`],
+    /// as a JSON string, goes in its place.
+    Withheld(String),
+}
+
+/// `REDACT_IP`, `REDACT_EMAIL` (in `rules`, in that order) and
+/// `DD_SCRUBBING_RULE`.
 #[derive(Debug, Clone, Default)]
 pub struct Scrubber {
     pub rules: Vec<ScrubRule>,
+    pub serialized: Option<SerializedRule>,
 }
 
 impl Scrubber {
     pub fn is_active(&self) -> bool {
-        !self.rules.is_empty()
+        !self.rules.is_empty() || self.serialized.is_some()
     }
 
-    /// The scrubbed message (text, not a JSON literal), or `None` when no
-    /// rule matched.
-    pub fn scrub(&self, message: &str) -> Option<String> {
-        let is_object = message.starts_with('{');
-        // In JSON text, an escape such as `\n` or `\u003c` ends in letters
-        // and digits a built-in rule could match from
-        // (`\u003cname@example.com` would lose its `u003c` and leave
-        // `\x...`, no longer JSON) or that hide a word boundary
-        // (`\n10.0.0.1`, which a search of the raw text misses). In such
-        // events the built-in rules go value by value.
-        let built_in_by_value =
-            is_object && self.rules.iter().any(|r| r.keeps_structure) && has_letter_escape(message);
-        if !built_in_by_value && !self.rules.iter().any(|r| r.pattern.is_match(message)) {
-            return None;
-        }
-        if !is_object {
-            return Some(self.apply(message, |_| true).into_owned());
-        }
-        let mut text = Cow::Borrowed(message);
-        let mut changed = false;
-        if built_in_by_value {
-            if let Ok(mut event) = serde_json::from_str::<Value>(message)
-                && self.apply_to_values(&mut event, |r| r.keeps_structure)
-            {
-                text = Cow::Owned(event.to_string());
-                changed = true;
+    /// Every rule on `message_json`, a JSON string, quotes included.
+    pub fn scrub_message(&self, message_json: &str) -> Scrubbed {
+        let mut changed = None;
+        if !self.rules.is_empty() {
+            let text: Cow<'_, str> =
+                serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
+            if let Some(text) = self.scrub(&text) {
+                changed = serde_json::to_string(&text).ok();
             }
-        } else if let Cow::Owned(replaced) = self.apply(message, |r| r.keeps_structure) {
-            text = Cow::Owned(replaced);
-            changed = true;
         }
-        if self.rules.iter().all(|r| r.keeps_structure) {
-            return changed.then(|| text.into_owned());
+        let current = changed.as_deref().unwrap_or(message_json);
+        match self.serialized.as_ref().map(|rule| rule.apply(current)) {
+            None | Some(RuleOutcome::Unchanged) => match changed {
+                Some(message) => Scrubbed::Changed(message),
+                None => Scrubbed::Unchanged,
+            },
+            Some(RuleOutcome::Replaced(message)) => Scrubbed::Changed(message),
+            Some(RuleOutcome::Broken) => {
+                Scrubbed::Withheld(serde_json::to_string(WITHHELD_BY_RULE).unwrap_or_default())
+            }
         }
-        // The user's rule, whole text first (so a rule such as
-        // `"password":"[^"]*"` works as with the Datadog Forwarder), then
-        // value by value if that broke the JSON or its keys.
-        let whole = self.apply(&text, |r| !r.keeps_structure);
-        let Cow::Owned(whole) = whole else {
-            return changed.then(|| text.into_owned());
-        };
-        let Ok(mut event) = serde_json::from_str::<Value>(&text) else {
-            return Some(whole);
-        };
-        if serde_json::from_str::<Value>(&whole).is_ok_and(|after| same_shape(&event, &after)) {
-            return Some(whole);
-        }
-        if self.apply_to_values(&mut event, |r| !r.keeps_structure) || changed {
-            return Some(event.to_string());
-        }
-        None
     }
 
-    /// The rules `which` selects, in order, over `text`; borrowed when
-    /// none matched.
-    fn apply<'t>(&self, text: &'t str, which: impl Fn(&ScrubRule) -> bool) -> Cow<'t, str> {
+    /// The built-in rules on the message text (not a JSON literal), or
+    /// `None` when none matched.
+    pub fn scrub(&self, message: &str) -> Option<String> {
+        // In JSON text, an escape such as `\n` or `\u003c` ends in letters
+        // and digits a rule could match from (`\u003cname@example.com`
+        // would lose its `u003c` and leave `\x...`, no longer JSON). In
+        // such events the rules go value by value.
+        if message.starts_with('{') && has_letter_escape(message) {
+            // An event serde_json cannot hold (nesting, a huge number) is
+            // scrubbed as text rather than not at all: privacy first.
+            if let Ok(mut event) = serde_json::from_str::<Value>(message) {
+                return self.apply_to_values(&mut event).then(|| event.to_string());
+            }
+        }
+        match self.apply(message) {
+            Cow::Owned(replaced) => Some(replaced),
+            Cow::Borrowed(_) => None,
+        }
+    }
+
+    /// The rules, in order, over `text`; borrowed when none matched.
+    fn apply<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
-        for rule in self.rules.iter().filter(|r| which(r)) {
-            if let Cow::Owned(replaced) = rule.pattern.replace_all(&out, rule.replacement.as_str())
-            {
+        for rule in &self.rules {
+            if let Cow::Owned(replaced) = rule.pattern.replace_all(&out, rule.replacement) {
                 out = Cow::Owned(replaced);
             }
         }
         out
     }
 
-    /// The rules `which` selects, applied to each string value; whether
-    /// any changed.
-    fn apply_to_values(
-        &self,
-        value: &mut Value,
-        which: impl Fn(&ScrubRule) -> bool + Copy,
-    ) -> bool {
+    /// The rules applied to each string value; whether any changed.
+    fn apply_to_values(&self, value: &mut Value) -> bool {
         match value {
-            Value::String(s) => match self.apply(s, which) {
+            Value::String(s) => match self.apply(s) {
                 Cow::Owned(replaced) => {
                     *s = replaced;
                     true
@@ -162,10 +216,10 @@ impl Scrubber {
             },
             Value::Array(items) => items
                 .iter_mut()
-                .fold(false, |changed, v| self.apply_to_values(v, which) | changed),
+                .fold(false, |changed, v| self.apply_to_values(v) | changed),
             Value::Object(map) => map
                 .values_mut()
-                .fold(false, |changed, v| self.apply_to_values(v, which) | changed),
+                .fold(false, |changed, v| self.apply_to_values(v) | changed),
             _ => false,
         }
     }
@@ -190,25 +244,101 @@ fn has_letter_escape(text: &str) -> bool {
     false
 }
 
-/// The same keys at every level, and arrays of the same lengths.
-fn same_shape(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
+/// A replacement in Python's `re.sub` syntax, as the regex crate writes
+/// it: `\1` and `\g<1>` become `${1}`, `\g<name>` `${name}`, `\n` and
+/// the other letter escapes their character, `\\` a backslash, and `$` is
+/// literal. Python's errors are kept: an unknown letter escape, a dangling
+/// backslash and a group the pattern does not have.
+fn replacement_from_python(pattern: &Regex, text: &str) -> Result<String, &'static str> {
+    let groups = pattern.captures_len();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.next() {
+                None => return Err("a replacement cannot end in a lone backslash"),
+                Some(d @ '1'..='9') => {
+                    let mut number = d.to_digit(10).unwrap_or(0) as usize;
+                    if let Some(e) = chars.peek().and_then(|e| e.to_digit(10)) {
+                        number = number * 10 + e as usize;
+                        chars.next();
+                    }
+                    if number >= groups {
+                        return Err("the replacement names a group the pattern does not have");
+                    }
+                    out.push_str(&format!("${{{number}}}"));
+                }
+                Some('0') => {
+                    // Python: \0 starts an octal escape of up to 3 digits.
+                    let mut code = 0u32;
+                    for _ in 0..2 {
+                        match chars.peek().and_then(|e| e.to_digit(8)) {
+                            Some(d) => {
+                                code = code * 8 + d;
+                                chars.next();
+                            }
+                            None => break,
+                        }
+                    }
+                    out.extend(char::from_u32(code));
+                }
+                Some('g') => {
+                    if chars.next() != Some('<') {
+                        return Err("expected \\g<name> or \\g<number> in the replacement");
+                    }
+                    let name: String = chars.by_ref().take_while(|&e| e != '>').collect();
+                    let known = match name.parse::<usize>() {
+                        Ok(n) => n < groups,
+                        Err(_) => pattern.capture_names().flatten().any(|n| n == name),
+                    };
+                    if name.is_empty() || !known {
+                        return Err("the replacement names a group the pattern does not have");
+                    }
+                    out.push_str(&format!("${{{name}}}"));
+                }
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('f') => out.push('\u{c}'),
+                Some('v') => out.push('\u{b}'),
+                Some('a') => out.push('\u{7}'),
+                Some('b') => out.push('\u{8}'),
+                Some('\\') => out.push('\\'),
+                Some(e) if e.is_ascii_alphabetic() => {
+                    return Err(
+                        "the replacement holds an unknown escape (a backslash and a letter)",
+                    );
+                }
+                // Python keeps other escapes as they are.
+                Some('$') => out.push_str("\\$$"),
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+            },
+            c => out.push(c),
         }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_shape(v, w))
-        }
-        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
-        _ => true,
     }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serialized(pattern: &str, replacement: &str) -> Scrubber {
+        Scrubber {
+            rules: Vec::new(),
+            serialized: Some(
+                SerializedRule::new(Regex::new(pattern).unwrap(), replacement).unwrap(),
+            ),
+        }
+    }
+
+    fn literal(text: &str) -> String {
+        serde_json::to_string(text).unwrap()
+    }
 
     #[test]
     fn exclude_wins_over_include() {
@@ -226,14 +356,17 @@ mod tests {
     fn ips_and_emails_are_replaced_and_json_stays_json() {
         let scrubber = Scrubber {
             rules: vec![ip_rule(), email_rule()],
+            serialized: None,
         };
-        let event = r#"{"sourceIPs":["198.51.100.23"],"user":{"username":"élodie@example.com"},"note":"from 10.0.0.1 ✓"}"#;
+        let event = r#"{"sourceIPs":["198.51.100.23"],"user":{"username":"élodie@example.com"},"note":"from 10.0.0.1 ✓","v":"v1.2.3.4"}"#;
         let out = scrubber.scrub(event).unwrap();
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["sourceIPs"][0], "xxx.xxx.xxx.xxx");
         // The pattern is ASCII, as the Datadog Forwarder's is.
         assert_eq!(v["user"]["username"], "éxxxxx@xxxxx.com");
         assert_eq!(v["note"], "from xxx.xxx.xxx.xxx ✓");
+        // The Forwarder's pattern has no word boundaries.
+        assert_eq!(v["v"], "vxxx.xxx.xxx.xxx");
         assert!(scrubber.scrub(r#"{"verb":"get"}"#).is_none());
         assert_eq!(
             scrubber.scrub("plain 192.0.2.1 text").unwrap(),
@@ -248,6 +381,7 @@ mod tests {
     fn escapes_are_never_cut_and_hide_nothing() {
         let scrubber = Scrubber {
             rules: vec![ip_rule(), email_rule()],
+            serialized: None,
         };
         let event = r#"{"from":"Ops \u003cops@example.com\u003e","hosts":"a\n10.1.2.3\tb","path":"C:\\new"}"#;
         let out = scrubber.scrub(event).unwrap();
@@ -256,63 +390,110 @@ mod tests {
         assert_eq!(v["hosts"], "a\nxxx.xxx.xxx.xxx\tb");
         assert_eq!(v["path"], "C:\\new");
         assert!(has_letter_escape(r#""a\u0041""#));
-        // An address right after an escape is found even when nothing else
-        // in the raw text matches.
         let only = r#"{"sourceIPs":["2600:1f18::1"],"hosts":"a\n10.1.2.3"}"#;
         let v: Value = serde_json::from_str(&scrubber.scrub(only).unwrap()).unwrap();
         assert_eq!(v["hosts"], "a\nxxx.xxx.xxx.xxx");
-        // Nothing to replace: no change reported, though the text was read.
         assert!(scrubber.scrub(r#"{"note":"a\nb"}"#).is_none());
-        // A user's rule written against the JSON text still works on an
-        // event with escapes (the API server writes & as \u0026).
-        let custom = Scrubber {
-            rules: vec![
-                ip_rule(),
-                ScrubRule {
-                    pattern: Regex::new(r#""password":"[^"]*""#).unwrap(),
-                    replacement: r#""password":"xxxxx""#.to_owned(),
-                    keeps_structure: false,
-                },
-            ],
-        };
-        let out = custom
-            .scrub(r#"{"requestURI":"/x?a=1\u0026b=2","requestObject":{"password":"hunter2"},"ip":"a\n10.0.0.9"}"#)
-            .unwrap();
-        let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["requestObject"]["password"], "xxxxx");
-        assert_eq!(v["ip"], "a\nxxx.xxx.xxx.xxx");
-        assert_eq!(v["requestURI"], "/x?a=1&b=2");
         assert!(!has_letter_escape(r#""C:\\new \"q\" \/""#));
     }
 
+    /// Review finding (issue 14): an event with an escape that serde_json
+    /// cannot hold as a value (a number like 1e400) kept its addresses.
     #[test]
-    fn a_rule_that_would_break_the_json_is_applied_per_value() {
-        // Reaches across the closing quote: on the whole text it would eat
-        // the structure.
+    fn an_event_the_parser_cannot_hold_is_still_scrubbed() {
         let scrubber = Scrubber {
-            rules: vec![ScrubRule {
-                pattern: Regex::new(r#"token=[^ ]*"#).unwrap(),
-                replacement: "token=xxxxx".to_owned(),
-                keeps_structure: false,
-            }],
+            rules: vec![ip_rule()],
+            serialized: None,
         };
-        let event = r#"{"requestURI":"/x?token=abc","next":"y token=def z"}"#;
+        let event = r#"{"requestURI":"/x?a=1\u0026b=2","n":1e400,"sourceIPs":["203.0.113.9"]}"#;
         let out = scrubber.scrub(event).unwrap();
-        let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["requestURI"], "/x?token=xxxxx");
-        assert_eq!(v["next"], "y token=xxxxx z");
+        assert!(!out.contains("203.0.113.9"), "{out}");
+        assert!(out.contains(r"\u0026"), "{out}");
+    }
 
-        // A rule written against the JSON text works on the whole text.
-        let scrubber = Scrubber {
-            rules: vec![ScrubRule {
-                pattern: Regex::new(r#""password":"[^"]*""#).unwrap(),
-                replacement: r#""password":"xxxxx""#.to_owned(),
-                keeps_structure: false,
-            }],
+    /// Issue 12 (c): the rule sees the message as the Datadog Forwarder
+    /// serialises it, so a rule written against `\"key\":\"value\"` works,
+    /// and one written against the decoded text does not.
+    #[test]
+    fn the_scrubbing_rule_sees_the_serialised_message() {
+        let event = r#"{"requestObject":{"password":"hunter2","user":"a"},"note":"line\nnext"}"#;
+        let forwarder_rule = serialized(
+            r#"\\"password\\":\\"[^\\]*\\""#,
+            r#"\"password\":\"xxxxx\""#,
+        );
+        let Scrubbed::Changed(out) = forwarder_rule.scrub_message(&literal(event)) else {
+            panic!("a rule for the serialised form must match")
         };
-        let out = scrubber
-            .scrub(r#"{"requestObject":{"password":"hunter2","user":"a"}}"#)
-            .unwrap();
-        assert_eq!(out, r#"{"requestObject":{"password":"xxxxx","user":"a"}}"#);
+        let text: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            text,
+            r#"{"requestObject":{"password":"xxxxx","user":"a"},"note":"line\nnext"}"#
+        );
+        let raw_rule = serialized(r#""password":"[^"]*""#, r#""password":"xxxxx""#);
+        assert_eq!(raw_rule.scrub_message(&literal(event)), Scrubbed::Unchanged);
+        // The newline is `\n` in the serialised form, whatever escape the
+        // message came with.
+        let newline = serialized(r"line\\nnext", "joined");
+        for form in [r#""line\nnext""#, r#""line\u000anext""#] {
+            let Scrubbed::Changed(out) = newline.scrub_message(form) else {
+                panic!("{form}")
+            };
+            assert!(out.contains("joined"), "{out}");
+        }
+    }
+
+    #[test]
+    fn a_rule_that_breaks_the_string_withholds_the_message() {
+        // Eats the backslash of an escaped quote: the Forwarder would send a
+        // body the intake rejects.
+        let rule = serialized(r"\\", "");
+        let Scrubbed::Withheld(out) = rule.scrub_message(&literal(r#"{"a":"b"}"#)) else {
+            panic!("not withheld")
+        };
+        assert_eq!(
+            serde_json::from_str::<String>(&out).unwrap(),
+            WITHHELD_BY_RULE
+        );
+        // A message that cannot be decoded (a lone surrogate) is taken as
+        // it is: left alone when the rule does not match.
+        assert_eq!(
+            serialized("secret", "x").scrub_message(r#""a\ud800b""#),
+            Scrubbed::Unchanged
+        );
+    }
+
+    #[test]
+    fn built_in_rules_come_before_the_serialised_rule() {
+        let scrubber = Scrubber {
+            rules: vec![ip_rule()],
+            serialized: Some(SerializedRule::new(Regex::new(r"xxx\.xxx").unwrap(), "Z").unwrap()),
+        };
+        let Scrubbed::Changed(out) = scrubber.scrub_message(&literal("from 10.0.0.1")) else {
+            panic!("unchanged")
+        };
+        assert_eq!(out, literal("from Z.Z"));
+    }
+
+    #[test]
+    fn python_replacements_are_translated() {
+        let pattern = Regex::new(r"(\d+)\.(\d+)\.(?P<c>\d+)\.(\d+)").unwrap();
+        let translate = |r: &str| replacement_from_python(&pattern, r);
+        assert_eq!(translate(r"\1.\2.x.x").unwrap(), "${1}.${2}.x.x");
+        assert_eq!(translate(r"\g<c>-\g<4>").unwrap(), "${c}-${4}");
+        assert_eq!(translate(r"a\nb\\c\&d").unwrap(), "a\nb\\c\\&d");
+        assert_eq!(translate("$5 and $name").unwrap(), "$$5 and $$name");
+        assert_eq!(translate(r"\0").unwrap(), "\0");
+        for bad in [r"\5", r"\g<nope>", r"\g<9>", r"\q", "end\\", r"\gx"] {
+            assert!(translate(bad).is_err(), "{bad}");
+        }
+        let rule = SerializedRule::new(pattern, r"\1.\2.x.x").unwrap();
+        let scrubber = Scrubber {
+            rules: Vec::new(),
+            serialized: Some(rule),
+        };
+        assert_eq!(
+            scrubber.scrub_message(&literal("ip 10.1.2.3, cost $5")),
+            Scrubbed::Changed(literal("ip 10.1.x.x, cost $5"))
+        );
     }
 }

@@ -47,7 +47,8 @@ pub fn cluster_name(log_group: &str) -> Option<&str> {
 /// The per-configuration part of the shape, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct LogShaper {
-    /// `DD_TAGS` joined with commas.
+    /// `DD_TAGS` joined with commas, without the `service:` tags after the
+    /// first.
     user_tags: String,
     /// The first `service:` tag of `DD_TAGS`.
     service: Option<String>,
@@ -64,17 +65,14 @@ pub struct Truncation {
 
 impl LogShaper {
     pub fn new(config: &Config) -> Self {
-        let service = config
-            .tags
-            .iter()
-            .find_map(|t| t.strip_prefix("service:"))
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
+        let mut service = None;
+        let user_tags = take_service(&config.tags, &mut service).join(",");
+        let service = service.map(str::to_owned);
         Self {
-            user_tags: config.tags.join(","),
+            user_tags,
             service,
             source_override: config.source_override.clone(),
-            function_name: config.function_name.clone(),
+            function_name: config.forwarder_name.clone(),
         }
     }
 
@@ -103,7 +101,12 @@ impl LogShaper {
             LogOrigin::S3AuditLines { .. } => "kubernetes.audit",
             _ => source_for(log_group, log_stream),
         });
-        let service = self.service.as_deref().unwrap_or(source);
+        // As the Datadog Forwarder: the first `service:` tag names the
+        // service, `DD_TAGS` before the log group's, and the others are
+        // left out of `ddtags`, so a log has one service.
+        let mut service = self.service.as_deref();
+        let group_tags = take_service(group_tags, &mut service);
+        let service = service.unwrap_or(source);
         let host = match origin {
             LogOrigin::S3AuditLines { bucket, .. } => bucket,
             _ => log_group,
@@ -172,6 +175,24 @@ impl LogShaper {
             tail,
         }
     }
+}
+
+/// `tags` without the `service:` tags but one: the first with a value,
+/// which names the service unless `service` already does. Any other
+/// `service:` tag is left out.
+fn take_service<'t>(tags: &'t [String], service: &mut Option<&'t str>) -> Vec<&'t str> {
+    let mut kept = Vec::with_capacity(tags.len());
+    for tag in tags {
+        match tag.strip_prefix("service:") {
+            Some(value) if service.is_none() && !value.is_empty() => {
+                *service = Some(value);
+                kept.push(tag.as_str());
+            }
+            Some(_) => {}
+            None => kept.push(tag.as_str()),
+        }
+    }
+    kept
 }
 
 /// Where a group of logs came from; it decides their source, host, tags and
@@ -392,7 +413,41 @@ mod tests {
         assert_eq!(v["service"], "audit");
         assert_eq!(
             v["ddtags"],
-            "team:a,service:audit,service:b,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0,source_overridden:true"
+            "team:a,service:audit,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0,source_overridden:true"
+        );
+    }
+
+    /// Issue 12 (b): as the Datadog Forwarder, a `service` tag on the log
+    /// group names the service, `DD_TAGS` wins over it, and the other
+    /// `service:` tags are left out of `ddtags`.
+    #[test]
+    fn a_log_group_service_tag_names_the_service_unless_dd_tags_does() {
+        let doc = parse_document(DOC.as_bytes()).unwrap();
+        let group_tags: Vec<String> = ["service:lg_service", "team:core"]
+            .map(str::to_owned)
+            .to_vec();
+        let shaped = |vars: &[(&str, &str)]| {
+            let shape = LogShaper::new(&config(vars)).for_origin(
+                &LogOrigin::subscription(&doc),
+                "",
+                &group_tags,
+            );
+            let mut out = Vec::new();
+            let ev = &doc.log_events[0];
+            shape.write_log(ev.into(), ev.message.get(), None, &mut out);
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+        };
+        let v = shaped(&[]);
+        assert_eq!(v["service"], "lg_service");
+        assert_eq!(
+            v["ddtags"],
+            "kube_cluster_name:prod,service:lg_service,team:core,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
+        );
+        let v = shaped(&[("DD_TAGS", "env:prod,service:ddtags-svc,team:x")]);
+        assert_eq!(v["service"], "ddtags-svc");
+        assert_eq!(
+            v["ddtags"],
+            "env:prod,service:ddtags-svc,team:x,kube_cluster_name:prod,team:core,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
         );
     }
 

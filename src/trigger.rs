@@ -50,10 +50,30 @@ struct AwsLogsEvent {
     awslogs: AwsLogsData,
 }
 
+/// The replay event: `{"retry":"true"}` from our template's schedule, or
+/// `{"retry": true}` from the Datadog Forwarder's, which users may keep. As
+/// there, the event has this one key, and `retry` reads as `true` in any
+/// case.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReplayEvent {
-    retry: String,
+    retry: ReplayFlag,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReplayFlag {
+    Bool(bool),
+    Text(String),
+}
+
+impl ReplayFlag {
+    fn is_true(&self) -> bool {
+        match self {
+            ReplayFlag::Bool(b) => *b,
+            ReplayFlag::Text(s) => s.eq_ignore_ascii_case("true"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -144,7 +164,7 @@ pub fn classify_event(event: &RawValue) -> Result<Trigger, DecodeError> {
             },
         });
     }
-    if serde_json::from_str::<ReplayEvent>(event.get()).is_ok_and(|e| e.retry == "true") {
+    if serde_json::from_str::<ReplayEvent>(event.get()).is_ok_and(|e| e.retry.is_true()) {
         return Ok(Trigger::Replay);
     }
     // Say what the event looks like without quoting its values: key names
@@ -266,12 +286,25 @@ mod tests {
             panic!("not recognised")
         };
         assert_eq!(data, "H4sI");
-        assert!(matches!(
-            classify_event(&raw(r#"{"retry":"true"}"#)),
-            Ok(Trigger::Replay)
-        ));
-        assert!(classify_event(&raw(r#"{"retry":"false"}"#)).is_err());
-        assert!(classify_event(&raw(r#"{"retry":"true","x":1}"#)).is_err());
+        // Issue 12 (e): the Datadog Forwarder's schedule sends a boolean.
+        for replay in [
+            r#"{"retry":"true"}"#,
+            r#"{"retry": true}"#,
+            r#"{"retry":"TRUE"}"#,
+        ] {
+            assert!(
+                matches!(classify_event(&raw(replay)), Ok(Trigger::Replay)),
+                "{replay}"
+            );
+        }
+        for other in [
+            r#"{"retry":"false"}"#,
+            r#"{"retry":false}"#,
+            r#"{"retry":1}"#,
+            r#"{"retry":"true","x":1}"#,
+        ] {
+            assert!(classify_event(&raw(other)).is_err(), "{other}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ async fn create_secret(moto: &Moto, name: &str, value: &str) -> String {
         .region(Region::new(REGION))
         .endpoint_url(moto.endpoint())
         .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
-        .http_client(eks_audit_forwarder::aws::https_client())
+        .http_client(eks_audit_forwarder::aws::https_client(&Default::default()))
         .build();
     let client = aws_sdk_secretsmanager::Client::from_conf(config);
     let out = client
@@ -34,7 +34,7 @@ async fn put_parameter(moto: &Moto, name: &str, value: &str) {
         .region(Region::new(REGION))
         .endpoint_url(moto.endpoint())
         .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
-        .http_client(eks_audit_forwarder::aws::https_client())
+        .http_client(eks_audit_forwarder::aws::https_client(&Default::default()))
         .build();
     aws_sdk_ssm::Client::from_conf(config)
         .put_parameter()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eks_audit_forwarder::batch::BatchLimits;
-use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::{Config, Destination, ForwardError, Forwarder, Invocation};
 use serde_json::value::RawValue;
 use support::intake::{Fault, IntakeContract, IntakeEmulator};
@@ -47,7 +47,8 @@ fn fast_options(config: &Config) -> ShipOptions {
 
 fn forwarder(config: &Config) -> Forwarder {
     let client =
-        IntakeClient::new(config.intake_url.clone(), config.api_key.clone().unwrap()).unwrap();
+        eks_audit_forwarder::forward::intake_client(config, config.api_key.clone().unwrap())
+            .unwrap();
     let shipper = Shipper::new(client, fast_options(config));
     Forwarder::with_destination(config, Destination::Intake(Arc::new(shipper)))
 }
@@ -96,6 +97,9 @@ async fn logs_arrive_gzipped_with_the_right_headers_and_shape() {
         reqs[0].origin_version.as_deref(),
         Some(env!("CARGO_PKG_VERSION"))
     );
+    // As the Datadog Forwarder by default: Datadog adds the log group's
+    // and the bucket's tags itself (issue 12 (d)).
+    assert_eq!(reqs[0].storage_tag.as_deref(), Some("s3,cloudwatch"));
     assert!(reqs[0].wire_bytes < reqs[0].body_bytes);
     assert_eq!(summary.wire_bytes, reqs[0].wire_bytes as u64);
 
@@ -117,6 +121,121 @@ async fn logs_arrive_gzipped_with_the_right_headers_and_shape() {
         "arn:aws:lambda:eu-west-1:123456789012:function:fwd"
     );
     assert_eq!(intake.oversize_logs(), 0);
+}
+
+/// The Datadog Forwarder's recorded request for a plain CloudWatch Logs
+/// delivery (`tools/integration_tests/snapshots/cloudwatch_log.json` and
+/// its `~snapshot` in DataDog/datadog-serverless-functions, v5.4.11), under
+/// the environment it was recorded with (function `test_function`, no
+/// compression, no tags): the same log objects and headers, but for the
+/// origin, which names the sender. The Forwarder's version is redacted in
+/// the snapshot, and so it is left out here.
+#[tokio::test]
+async fn the_forwarders_recorded_cloudwatch_request_is_matched() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let vars = [
+        ("DD_URL", intake.url()),
+        ("DD_NO_SSL", "true".to_owned()),
+        ("DD_API_KEY", intake.api_key().to_owned()),
+        ("DD_USE_COMPRESSION", "false".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "test_function".to_owned()),
+    ];
+    let cfg = Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+        .unwrap();
+    let document = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789123",
+        "logGroup": "testLogGroup", "logStream": "testLogStream",
+        "subscriptionFilters": ["testFilter"],
+        "logEvents": [
+            {"id": "eventId1", "timestamp": 1440442987000u64, "message": "[ERROR] First test message"},
+            {"id": "eventId2", "timestamp": 1440442987001u64, "message": "[ERROR] Second test message"},
+        ],
+    });
+    let recorded_invocation = Invocation {
+        invoked_function_arn: "arn:aws:lambda:us-east-1:012345678912:function:test_function".into(),
+        ..invocation()
+    };
+    forwarder(&cfg)
+        .handle(
+            &event(support::payload::wrap(document.to_string().as_bytes())),
+            &recorded_invocation,
+        )
+        .await
+        .unwrap();
+
+    let reqs = intake.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/api/v2/logs")
+    );
+    assert_eq!(reqs[0].content_type.as_deref(), Some("application/json"));
+    assert_eq!(reqs[0].content_encoding, None);
+    assert_eq!(reqs[0].storage_tag.as_deref(), Some("s3,cloudwatch"));
+    assert_eq!(reqs[0].api_key.as_deref(), Some(intake.api_key()));
+    let version = format!("forwarder_version:{}", env!("CARGO_PKG_VERSION"));
+    let mut logs = intake.accepted_logs();
+    for log in &mut logs {
+        let tags = log["ddtags"]
+            .as_str()
+            .unwrap()
+            .replace(&version, "forwarder_version:<redacted from snapshot>");
+        log["ddtags"] = tags.into();
+    }
+    let recorded = |id: &str, timestamp: u64, message: &str| {
+        serde_json::json!({
+            "aws": {
+                "awslogs": {"logGroup": "testLogGroup", "logStream": "testLogStream", "owner": "123456789123"},
+                "invoked_function_arn": "arn:aws:lambda:us-east-1:012345678912:function:test_function"
+            },
+            "ddsource": "cloudwatch",
+            "ddsourcecategory": "aws",
+            "ddtags": "forwardername:test_function,forwarder_version:<redacted from snapshot>",
+            "host": "testLogGroup",
+            "id": id,
+            "message": message,
+            "service": "cloudwatch",
+            "timestamp": timestamp
+        })
+    };
+    assert_eq!(
+        logs,
+        vec![
+            recorded("eventId1", 1440442987000, "[ERROR] First test message"),
+            recorded("eventId2", 1440442987001, "[ERROR] Second test message"),
+        ]
+    );
+}
+
+/// Issue 12 (d): `DD_ENRICH_S3_TAGS` and `DD_ENRICH_CLOUDWATCH_TAGS` set
+/// the `DD-STORAGE-TAG` header as the Datadog Forwarder does.
+#[tokio::test]
+async fn the_storage_tag_header_follows_the_enrichment_switches() {
+    for (s3, cloudwatch, expected) in [
+        ("false", "true", Some("cloudwatch")),
+        ("true", "false", Some("s3")),
+        ("false", "false", None),
+    ] {
+        let intake = IntakeEmulator::start(IntakeContract::default()).await;
+        let cfg = config(
+            &intake,
+            &[
+                ("DD_ENRICH_S3_TAGS", s3),
+                ("DD_ENRICH_CLOUDWATCH_TAGS", cloudwatch),
+            ],
+        );
+        forwarder(&cfg)
+            .handle(&event(audit_event(&messages(1))), &invocation())
+            .await
+            .unwrap();
+        let reqs = intake.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(
+            reqs[0].storage_tag.as_deref(),
+            expected,
+            "{s3} {cloudwatch}"
+        );
+    }
 }
 
 #[tokio::test]

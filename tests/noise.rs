@@ -3,7 +3,7 @@
 //! the model traffic mix it removes most events and bytes.
 //!
 //! `cargo test --test noise -- --nocapture` prints the reduction the
-//! README quotes.
+//! docs/audit.md quotes.
 
 mod support;
 
@@ -131,7 +131,7 @@ async fn without_the_guard_the_lookalikes_would_be_dropped() {
 }
 
 /// What each preset removes from the model mix of AUDIT_TRAFFIC.md, by
-/// events and by bytes; the figures the README quotes.
+/// events and by bytes; the figures docs/audit.md quotes.
 #[tokio::test]
 async fn the_presets_remove_most_of_the_model_traffic_mix() {
     let labelled = model_mix_labelled(20_000, 1);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use eks_audit_forwarder::batch::BatchLimits;
-use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use serde_json::{Value, value::RawValue};
@@ -17,6 +17,7 @@ use support::ForwarderProcess;
 use support::intake::{Chaos, Fault, IntakeContract, IntakeEmulator};
 use support::moto::{Moto, list_keys};
 use support::payload::{AUDIT_GROUP, AUDIT_STREAM, audit_message, document, wrap};
+use support::proxy::ForwardProxy;
 use support::runtime_api::{InvocationResult, RuntimeApi};
 
 const BUCKET: &str = "failed-logs";
@@ -188,8 +189,69 @@ async fn intake_down_keeps_everything_in_s3_and_the_next_invocations_replay_it()
         "EafTest"
     );
     assert_eq!(emf[0]["LogsStored"], 300);
+    // The dimension is the function's name as Lambda gives it: the
+    // template's alarms name it exactly (the tag and prefixes stay lower case).
+    assert_eq!(emf[0]["FunctionName"], "EKS-Audit-Forwarder");
     assert_eq!(emf[1]["LogsReplayed"], 300);
     assert!(stderr.contains("undelivered logs kept in S3"));
+}
+
+/// Issue 12: behind an egress proxy (`HTTP_PROXY`, as the template's
+/// `DdHttpProxyURL` sets it), the intake's requests and the AWS SDK's (the
+/// spill to S3 and its replay) all go through the proxy; and the Datadog
+/// Forwarder's replay event, `{"retry": true}`, replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_proxy_the_intake_and_s3_are_both_reached_by_way_of_it() {
+    let moto = Moto::start();
+    let s3 = moto.create_bucket(BUCKET).await;
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let proxy = ForwardProxy::start().await;
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = spill_vars(&intake, &moto);
+    vars.push(("HTTP_PROXY", proxy.url()));
+    let process = start(&runtime, &vars);
+
+    intake.set_down(Some(Fault::Status(503)));
+    let summary = invoke(
+        &mut runtime,
+        "down-1",
+        audit_payload(0, 20),
+        Duration::from_secs(6),
+    )
+    .await
+    .expect("kept in S3");
+    assert_eq!(summary["stored"], 20);
+    intake.set_down(None);
+    let summary = invoke(
+        &mut runtime,
+        "retry-1",
+        r#"{"retry": true}"#.into(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary["replayed"], 20);
+    assert!(list_keys(&s3, BUCKET, "").await.is_empty());
+    assert_eq!(arrivals(&intake).len(), 20);
+    process.stop();
+
+    let seen = proxy.seen();
+    let intake_authority = intake.url().trim_start_matches("http://").to_owned();
+    let moto_authority = moto.endpoint().trim_start_matches("http://").to_owned();
+    let to = |authority: &str, method: &str| {
+        seen.iter()
+            .filter(|r| r.authority == authority && r.method == method)
+            .count()
+    };
+    assert!(to(&intake_authority, "POST") >= 2, "{seen:?}");
+    assert_eq!(
+        intake.requests().len(),
+        to(&intake_authority, "POST"),
+        "every intake request came through the proxy"
+    );
+    for method in ["PUT", "GET", "DELETE"] {
+        assert!(to(&moto_authority, method) >= 1, "no S3 {method}: {seen:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,7 +369,8 @@ fn library_forwarder(intake: &IntakeEmulator, s3: aws_sdk_s3::Client) -> Forward
         Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
     let client =
-        IntakeClient::new(config.intake_url.clone(), config.api_key.clone().unwrap()).unwrap();
+        eks_audit_forwarder::forward::intake_client(&config, config.api_key.clone().unwrap())
+            .unwrap();
     let options = ShipOptions {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(5),

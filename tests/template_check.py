@@ -1,93 +1,194 @@
-"""What linters miss in template.yaml: the parts the code depends on.
+"""What linters miss in a template: the parts the code depends on.
 
 Run by tests/template.rs with the test venv's Python (cfn-lint's parser reads
-the CloudFormation short tags). Prints each problem and exits 1 if any.
+the CloudFormation short tags):
+
+    template_check.py [TEMPLATE] [--packaged] [--src DIR] [--readme FILE]
+
+TEMPLATE defaults to template.yaml; --packaged checks a template made by
+scripts/package (its code is a built zip beside it). --src and --readme name
+the sources the settings check reads (the repository's by default), so a test
+can show that a variable with no template path fails the check. Prints each
+problem and exits 1 if any.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
 from fnmatch import fnmatchcase
+from itertools import product
 from pathlib import Path
 
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# Variables the template must set for the function to start under Lambda.
-REQUIRED_ONE_OF = {"DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_API_KEY"}
-
-# Parameter values to resolve the template's conditions with: each trigger,
-# with and without an S3 source bucket.
-SCENARIOS = [
-    {"Trigger": trigger, "S3SourceBucketName": bucket}
-    for trigger in ("Subscription", "KinesisNewStream", "KinesisExistingStream")
-    for bucket in ("", "demo-eks-audit-archive")
-]
-KINESIS_READ = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
 NO_VALUE = object()
+FUNCTION = "ForwarderFunction"
+
+# The Datadog Forwarder's template names these settings so (its
+# aws/logs_monitoring/template.yaml); a user who migrates keeps them.
+FORWARDER_PARAMETERS = {
+    "DD_API_KEY_SECRET_ARN": "DdApiKeySecretArn",
+    "DD_API_KEY_SSM_NAME": "DdApiKeySsmParameterName",
+    "DD_SITE": "DdSite",
+    "DD_TAGS": "DdTags",
+    "DD_SOURCE": "DdSource",
+    "DD_URL": "DdUrl",
+    "DD_PORT": "DdPort",
+    "DD_NO_SSL": "DdNoSsl",
+    "DD_USE_COMPRESSION": "DdUseCompression",
+    "DD_COMPRESSION_LEVEL": "DdCompressionLevel",
+    "DD_LOG_LEVEL": "DdLogLevel",
+    "DD_FETCH_LOG_GROUP_TAGS": "DdFetchLogGroupTags",
+    "DD_TAGS_CACHE_TTL_SECONDS": "TagsCacheTTLSeconds",
+    "DD_ENRICH_CLOUDWATCH_TAGS": "DdEnrichCloudwatchTags",
+    "DD_ENRICH_S3_TAGS": "DdEnrichS3Tags",
+    "DD_S3_BUCKET_NAME": "DdForwarderExistingBucketName",
+    "REDACT_IP": "RedactIp",
+    "REDACT_EMAIL": "RedactEmail",
+    "DD_SCRUBBING_RULE": "DdScrubbingRule",
+    "DD_SCRUBBING_RULE_REPLACEMENT": "DdScrubbingRuleReplacement",
+    "EXCLUDE_AT_MATCH": "ExcludeAtMatch",
+    "INCLUDE_AT_MATCH": "IncludeAtMatch",
+    "HTTPS_PROXY": "DdHttpProxyURL",
+    "HTTP_PROXY": "DdHttpProxyURL",
+    "NO_PROXY": "DdNoProxy",
+}
+# The Forwarder's names for controls that set no variable.
+FORWARDER_CONTROLS = [
+    "PermissionsBoundaryArn",
+    "ReservedConcurrency",
+    "LogRetentionInDays",
+    "VPCSubnetIds",
+    "VPCSecurityGroupIds",
+    "MemorySize",
+    "Timeout",
+]
 
 # The "Audit processing" parameters: (variable, parameter, AllowedValues or
-# None for free text, Default, set only when non-empty). The conditional ones
-# must be left unset rather than set to "": the function refuses an empty
-# audit query at start-up.
+# None for free text, Default).
 AUDIT_GROUP = "Audit processing"
 AUDIT_SETTINGS = [
-    ("DD_AUDIT_NOISE_FILTER", "AuditNoiseFilter", {"off", "standard", "aggressive"}, "off", False),
-    ("DD_AUDIT_INCLUDE", "AuditInclude", None, "", True),
-    ("DD_AUDIT_EXCLUDE", "AuditExclude", None, "", True),
-    ("DD_SIEM_ATTRIBUTES", "SiemAttributes", {"true", "false"}, "false", False),
-    ("DD_REDACT_SECRETS", "RedactSecrets", {"true", "false"}, "true", False),
-    ("DD_REDACT_RESOURCES", "RedactResources", None, "", True),
-    ("DD_AUDIT_INTERNAL_NETWORKS", "AuditInternalNetworks", None, "", True),
+    ("DD_AUDIT_NOISE_FILTER", "AuditNoiseFilter", {"off", "standard", "aggressive"}, "off"),
+    ("DD_AUDIT_INCLUDE", "AuditInclude", None, ""),
+    ("DD_AUDIT_EXCLUDE", "AuditExclude", None, ""),
+    ("DD_SIEM_ATTRIBUTES", "SiemAttributes", {"true", "false"}, "false"),
+    ("DD_REDACT_SECRETS", "RedactSecrets", {"true", "false"}, "true"),
+    ("DD_REDACT_RESOURCES", "RedactResources", None, ""),
+    ("DD_AUDIT_INTERNAL_NETWORKS", "AuditInternalNetworks", None, ""),
 ]
 
+KINESIS_READ = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/{}"
+# Everything optional turned on, to resolve the template's conditions with.
+EVERYTHING = {
+    "DdFetchLogGroupTags": "true",
+    "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/boundary",
+    "ApiKeyKmsKeyArn": KEY.format("api"),
+    "KinesisKmsKeyArn": KEY.format("stream"),
+    "S3SourceKmsKeyArn": KEY.format("source"),
+    "FailedEventsKmsKeyArn": KEY.format("kept"),
+    "VPCSubnetIds": "subnet-1,subnet-2",
+    "VPCSecurityGroupIds": "sg-1",
+    "ReservedConcurrency": "10",
+    "AlarmTopicArn": "arn:aws:sns:eu-west-1:111122223333:alarms",
+    "CreateLogGroup": "true",
+    "DdHttpProxyURL": "http://proxy.internal:3128",
+    "DdNoProxy": ".amazonaws.com",
+    "DdForwarderExistingBucketName": "kept-logs",
+}
+KEY_ROUTES = [
+    {"DdApiKey": "0123456789abcdef0123456789abcdef"},
+    {"DdApiKeySecretArn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:dd-AbCdEf"},
+    {"DdApiKeySsmParameterName": "/datadog/api-key"},
+]
+SCENARIOS = [
+    {"ClusterName": "prod", "Trigger": trigger, "S3SourceBucketName": bucket, **route, **extra, "_options": "all" if extra else "none"}
+    for (trigger, bucket, extra), route in zip(
+        product(("Subscription", "KinesisNewStream", "KinesisExistingStream"), ("", "demo-eks-audit-archive"), ({}, EVERYTHING)),
+        KEY_ROUTES * 4,
+    )
+]
+for scenario in SCENARIOS:
+    if scenario["Trigger"] == "KinesisExistingStream":
+        scenario["KinesisStreamName"] = "eks-audit"
 
-def variables_the_code_reads() -> set[str]:
-    """Names src/config.rs reads: through `get` (trimmed, empty as unset),
-    `lookup` (as given), and the helpers that read through `lookup`
-    (`pattern` for the regular expressions, `audit_query` for the audit
-    queries)."""
-    names: set[str] = set()
-    for path in (ROOT / "src").rglob("*.rs"):
-        names.update(
-            re.findall(r'(?:get|lookup|pattern|audit_query)\("([A-Z][A-Z0-9_]+)"\)', path.read_text())
-        )
-    return names
+
+class Unresolvable(Exception):
+    pass
+
+
+def parameter_values(template: dict, params: dict[str, str]) -> dict:
+    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    values.update(params)
+    for name, p in template.get("Parameters", {}).items():
+        if p.get("Type") == "CommaDelimitedList":
+            values[name] = values[name].split(",")
+    return values
+
+
+def evaluate(node, values: dict):
+    """A value built from parameters: Ref, Fn::Join, Fn::Select, Fn::Split."""
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, args), = node.items()
+        if fn == "Ref":
+            if args not in values:
+                raise Unresolvable(f"Ref {args}")
+            return values[args]
+        if fn == "Fn::Join":
+            return args[0].join(evaluate(a, values) for a in evaluate(args[1], values))
+        if fn == "Fn::Select":
+            return evaluate(args[1], values)[int(args[0])]
+        if fn == "Fn::Split":
+            return evaluate(args[1], values).split(args[0])
+        raise Unresolvable(fn)
+    if isinstance(node, list):
+        return [evaluate(n, values) for n in node]
+    return str(node)
+
+
+def truth(node, values: dict, conditions: dict, done: dict) -> bool:
+    """A condition or rule assertion, for these parameter values."""
+    (fn, args), = node.items()
+    if fn == "Condition":
+        if args not in done:
+            done[args] = truth(conditions[args], values, conditions, done)
+        return done[args]
+    if fn == "Fn::Equals":
+        return evaluate(args[0], values) == evaluate(args[1], values)
+    if fn == "Fn::Not":
+        return not truth(args[0], values, conditions, done)
+    if fn == "Fn::And":
+        return all(truth(a, values, conditions, done) for a in args)
+    if fn == "Fn::Or":
+        return any(truth(a, values, conditions, done) for a in args)
+    if fn == "Fn::Contains":
+        return evaluate(args[1], values) in evaluate(args[0], values)
+    if fn == "Fn::EachMemberEquals":
+        return all(v == evaluate(args[1], values) for v in evaluate(args[0], values))
+    raise Unresolvable(f"function {fn}")
 
 
 def condition_values(template: dict, params: dict[str, str]) -> dict[str, bool]:
-    """Every condition of the template, for these parameter values (defaults
-    for the others)."""
-    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    values.update(params)
+    values = parameter_values(template, params)
     conditions = template.get("Conditions", {})
     done: dict[str, bool] = {}
+    return {name: truth({"Condition": name}, values, conditions, done) for name in conditions}
 
-    def arg(node):
-        if isinstance(node, dict) and set(node) == {"Ref"}:
-            return values[node["Ref"]]
-        return str(node)
 
-    def truth(node) -> bool:
-        (fn, args), = node.items()
-        if fn == "Condition":
-            if args not in done:
-                done[args] = truth(conditions[args])
-            return done[args]
-        if fn == "Fn::Equals":
-            return arg(args[0]) == arg(args[1])
-        if fn == "Fn::Not":
-            return not truth(args[0])
-        if fn == "Fn::And":
-            return all(truth(a) for a in args)
-        if fn == "Fn::Or":
-            return any(truth(a) for a in args)
-        raise ValueError(f"condition function {fn} is not understood here")
-
-    return {name: truth({"Condition": name}) for name in conditions}
+def broken_rules(template: dict, params: dict[str, str]) -> list[str]:
+    """The template's Rules these parameter values break, by name."""
+    values = parameter_values(template, params)
+    broken = []
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not truth(rule["RuleCondition"], values, {}, {}):
+            continue
+        if not all(truth(a["Assert"], values, {}, {}) for a in rule.get("Assertions", [])):
+            broken.append(name)
+    return broken
 
 
 def resolved(node, conditions: dict[str, bool]):
@@ -110,20 +211,18 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def statements(function_props: dict) -> list[dict]:
-    """The statements of the function's inline policies (SAM policy templates
-    and managed policies are not looked into)."""
+def role_statements(resources: dict, role: str) -> list[dict]:
     found = []
-    for policy in as_list(function_props.get("Policies", [])):
-        if isinstance(policy, dict) and "Statement" in policy:
-            found.extend(s for s in as_list(policy["Statement"]) if isinstance(s, dict))
+    for policy in as_list(resources.get(role, {}).get("Properties", {}).get("Policies", [])):
+        document = policy.get("PolicyDocument", {}) if isinstance(policy, dict) else {}
+        found.extend(s for s in as_list(document.get("Statement", [])) if isinstance(s, dict))
     return found
 
 
-def grants(function_props: dict, action: str, resource_ok) -> bool:
+def grants(statements: list[dict], action: str, resource_ok) -> bool:
     """Whether an Allow statement gives `action` on a resource that
     `resource_ok` accepts (or on "*")."""
-    for statement in statements(function_props):
+    for statement in statements:
         if statement.get("Effect") != "Allow":
             continue
         if not any(fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action", []))):
@@ -131,6 +230,15 @@ def grants(function_props: dict, action: str, resource_ok) -> bool:
         if any(r == "*" or resource_ok(r) for r in as_list(statement.get("Resource", []))):
             return True
     return False
+
+
+def granted_resources(statements: list[dict], action: str) -> list:
+    return [
+        r
+        for s in statements
+        if s.get("Effect") == "Allow" and action in as_list(s.get("Action", []))
+        for r in as_list(s.get("Resource", []))
+    ]
 
 
 def sub_text(node) -> str:
@@ -141,8 +249,8 @@ def sub_text(node) -> str:
     return ""
 
 
-def is_function_arn(node, function: str) -> bool:
-    return node == {"Fn::GetAtt": [function, "Arn"]}
+def is_function_arn(node) -> bool:
+    return node == {"Fn::GetAtt": [FUNCTION, "Arn"]}
 
 
 def mentions(node, wanted) -> bool:
@@ -156,81 +264,163 @@ def mentions(node, wanted) -> bool:
     return False
 
 
-def check_audit_processing(template: dict, variables: dict, expect) -> None:
-    """The audit-processing variables come from their parameters, with the
-    values the code accepts, and the parameters form one console group."""
+def refs(node) -> set[str]:
+    """The names every Ref (or `${Name}` of a Fn::Sub) inside `node` points at."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            return {node["Ref"]}
+        if set(node) == {"Fn::Sub"}:
+            return set(re.findall(r"\$\{([A-Za-z0-9]+)\}", sub_text(node))) | refs(node["Fn::Sub"])
+        return set().union(*(refs(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(refs(v) for v in node)) if node else set()
+    return set()
+
+
+def variables_the_code_reads(src: Path) -> dict[str, str]:
+    """Every environment variable the function reads, with where: the names
+    spelled in the module that reads the environment (src/config.rs: each
+    string literal shaped like a variable name), and any `env::var("...")`
+    elsewhere. A read through anything else is reported as a problem by
+    `reads_outside_config`."""
+    names: dict[str, str] = {}
+    shaped = re.compile(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"')
+    for path in sorted(src.rglob("*.rs")):
+        text = path.read_text()
+        where = str(path.relative_to(src.parent))
+        if path.name == "config.rs":
+            for name in shaped.findall(text):
+                names.setdefault(name, where)
+        for name in re.findall(r'env::var(?:_os)?\(\s*"([A-Za-z0-9_]+)"', text):
+            names.setdefault(name, where)
+    return names
+
+
+def reads_outside_config(src: Path) -> list[str]:
+    """Environment reads the derivation above cannot see: a variable named
+    by anything but a literal, outside src/config.rs."""
+    found = []
+    for path in sorted(src.rglob("*.rs")):
+        if path.name == "config.rs":
+            continue
+        for line_no, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r'env::var(?:_os)?\(\s*[^"\s)]', line):
+                found.append(f"{path.relative_to(src.parent)}:{line_no}")
+    return found
+
+
+def readme_settings(readme: Path) -> dict[str, str]:
+    """The Configuration table of the README: variable -> its "Template
+    parameter" cell."""
+    rows = {}
+    for line in readme.read_text().splitlines():
+        m = re.match(r"\|\s*`([A-Z][A-Z0-9_]+)`\s*\|\s*([^|]+?)\s*\|", line)
+        if m:
+            rows[m.group(1)] = m.group(2)
+    return rows
+
+
+def check_settings(template: dict, variables: dict, src: Path, readme: Path, expect) -> None:
+    """Every variable the code reads can be set from the template (from a
+    parameter named as the Datadog Forwarder names it, where it has one), or
+    the README says why not; a free-text parameter left empty leaves its
+    variable unset."""
     params = template.get("Parameters", {})
     conditions = template.get("Conditions", {})
-    for var, param, allowed, default, optional in AUDIT_SETTINGS:
-        p = params.get(param)
-        if p is None:
-            expect(False, f"the template needs the parameter {param} (for {var})")
-            continue
-        expect(p.get("Type") == "String", f"{param} must be a String")
-        if allowed is None:
-            expect("AllowedValues" not in p, f"{param} is free text: no AllowedValues")
-        else:
-            given = set(map(str, p.get("AllowedValues", [])))
-            expect(given == allowed, f"{param} must allow exactly {sorted(allowed)}, not {sorted(given)}")
-        expect(p.get("Default") == default, f"{param} defaults to {default!r}, not {p.get('Default')!r}")
-
+    documented = readme_settings(readme)
+    read = variables_the_code_reads(src)
+    for where in reads_outside_config(src):
+        expect(False, f"{where} reads the environment by a computed name; read settings in src/config.rs")
+    for var, where in sorted(read.items()):
+        row = documented.get(var)
+        expect(row is not None, f"{var} (read in {where}) is missing from the README's Configuration table")
         value = variables.get(var)
-        if not optional:
-            expect(value == {"Ref": param}, f"{var} must be set from the parameter {param}, not {value!r}")
+        from_params = sorted(refs(value) & set(params)) if value is not None else []
+        if not from_params:
+            # A variable the template does not set from a parameter: the
+            # README's "Template parameter" cell gives the reason.
+            expect(
+                row is not None and row.lower().startswith("none"),
+                f"{var} (read in {where}) has no template parameter and no documented reason "
+                f"(a README row whose Template parameter cell reads 'none: <why>')",
+            )
             continue
-        # !If [HasX, !Ref X, !Ref AWS::NoValue], with HasX true exactly when X is not "".
-        shape = isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3
-        cond = value["Fn::If"][0] if shape else None
-        expect(
-            shape and value["Fn::If"][1:] == [{"Ref": param}, {"Ref": "AWS::NoValue"}] and cond in conditions,
-            f"{var} must be set only when {param} is not empty (unset, not \"\"): "
-            f"!If [<condition>, !Ref {param}, !Ref AWS::NoValue], not {value!r}",
-        )
-        if not (shape and cond in conditions):
-            continue
-        definition = conditions[cond]
-        expect(
-            mentions(definition, {"Fn::Equals": [{"Ref": param}, ""]})
-            or mentions(definition, {"Fn::Equals": ["", {"Ref": param}]}),
-            f"the condition {cond} (of {var}) must test {param} against \"\", not {definition!r}",
-        )
-        try:
-            when_empty = condition_values(template, {param: ""})[cond]
-            when_set = condition_values(template, {param: "configmaps"})[cond]
-        except (KeyError, ValueError, TypeError) as e:
-            expect(False, f"the condition {cond} (of {var}) could not be decided: {e!r}")
-            continue
-        expect(
-            not when_empty and when_set,
-            f"the condition {cond} (of {var}) must be true exactly when {param} is not empty "
-            f"(it is {when_empty} for \"\" and {when_set} for a value)",
-        )
+        if row is not None:
+            expect(
+                all(f"`{p}`" in row for p in from_params),
+                f"the README's row for {var} must name its template parameter {from_params}, not {row!r}",
+            )
+        wanted = FORWARDER_PARAMETERS.get(var)
+        if wanted:
+            expect(wanted in from_params, f"{var} must come from the parameter {wanted} (the Datadog Forwarder's name), not {from_params}")
+        for param in from_params:
+            p = params[param]
+            free_text = p.get("Type") == "String" and "AllowedValues" not in p and p.get("Default", "") == ""
+            if not free_text or var in ("DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_S3_BUCKET_NAME"):
+                continue
+            # !If [HasX, !Ref X, !Ref AWS::NoValue], HasX true exactly when X is not "".
+            shape = isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3
+            cond = value["Fn::If"][0] if shape else None
+            expect(
+                shape and value["Fn::If"][1:] == [{"Ref": param}, {"Ref": "AWS::NoValue"}] and cond in conditions,
+                f"{var} must be unset when {param} is empty: !If [<condition>, !Ref {param}, !Ref AWS::NoValue], not {value!r}",
+            )
+            if shape and cond in conditions:
+                try:
+                    when_empty = condition_values(template, {param: ""})[cond]
+                    when_set = condition_values(template, {param: "x"})[cond]
+                except (KeyError, Unresolvable) as e:
+                    expect(False, f"the condition {cond} (of {var}) could not be decided: {e!r}")
+                    continue
+                expect(
+                    not when_empty and when_set,
+                    f"the condition {cond} (of {var}) must be true exactly when {param} is not empty",
+                )
+    for var in sorted(set(variables) - set(read)):
+        expect(False, f"the template sets {var}, which the code never reads")
+    for var, param in FORWARDER_PARAMETERS.items():
+        expect(param in params, f"the Datadog Forwarder's parameter {param} (for {var}) is missing")
+    for param in FORWARDER_CONTROLS:
+        expect(param in params, f"the Datadog Forwarder's parameter {param} is missing")
 
     groups = template.get("Metadata", {}).get("AWS::CloudFormation::Interface", {}).get("ParameterGroups", [])
+    grouped = [p for g in groups for p in g.get("Parameters", [])]
+    for param in params:
+        expect(grouped.count(param) == 1, f"{param} must be in exactly one parameter group, not {grouped.count(param)}")
     audit = [g for g in groups if g.get("Label", {}).get("default") == AUDIT_GROUP]
-    expect(len(audit) == 1, f"exactly one parameter group labelled {AUDIT_GROUP!r}, found {len(audit)}")
+    expect(len(audit) == 1, f"exactly one parameter group labelled {AUDIT_GROUP!r}")
     for group in audit:
-        members = group.get("Parameters", [])
-        missing = [param for _, param, *_ in AUDIT_SETTINGS if param not in members]
+        missing = [param for _, param, *_ in AUDIT_SETTINGS if param not in group.get("Parameters", [])]
         expect(not missing, f"the {AUDIT_GROUP!r} parameter group must list {missing}")
-    for group in groups:
-        label = group.get("Label", {}).get("default")
-        if label == AUDIT_GROUP:
-            continue
-        strays = [param for _, param, *_ in AUDIT_SETTINGS if param in group.get("Parameters", [])]
-        expect(not strays, f"{strays} belong in the {AUDIT_GROUP!r} parameter group, not {label!r}")
+    for var, param, allowed, default in AUDIT_SETTINGS:
+        p = params.get(param, {})
+        expect(p.get("Type") == "String", f"{param} must be a String")
+        given = set(map(str, p.get("AllowedValues", []))) or None
+        expect(given == allowed, f"{param} must allow exactly {allowed}, not {given}")
+        expect(p.get("Default") == default, f"{param} defaults to {default!r}")
 
 
-def check_scenario(template: dict, params: dict[str, str], function: str, expect) -> None:
-    """What each trigger needs, with the template's conditions decided."""
+def check_scenario(template: dict, params: dict[str, str], expect) -> None:
+    """What each combination of trigger and options needs, with the
+    template's conditions decided."""
+    route = next(k for k in ("DdApiKey", "DdApiKeySecretArn", "DdApiKeySsmParameterName") if params.get(k))
+    where = (
+        f"Trigger={params['Trigger']}, S3SourceBucketName={params['S3SourceBucketName'] or '-'}, "
+        f"key={route}, options={params['_options']}"
+    )
+    params = {k: v for k, v in params.items() if not k.startswith("_")}
+    expect(not broken_rules(template, params), f"[{where}] the rules refuse it: {broken_rules(template, params)}")
     conditions = condition_values(template, params)
     resources = {
         name: resolved(r, conditions)
         for name, r in template["Resources"].items()
         if conditions.get(r.get("Condition"), True)
     }
-    where = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    props = resources[function]["Properties"]
+    props = resources[FUNCTION]["Properties"]
+    role = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
+    expect(role in resources, f"[{where}] the function's Role must be a role of the stack")
+    statements = role_statements(resources, role)
+    variables = props.get("Environment", {}).get("Variables", {})
 
     def of_type(kind: str) -> dict[str, dict]:
         return {n: r.get("Properties", {}) for n, r in resources.items() if r["Type"] == kind}
@@ -238,27 +428,129 @@ def check_scenario(template: dict, params: dict[str, str], function: str, expect
     def permitted(principal: str, source_ok) -> bool:
         return any(
             p.get("Principal") == principal
-            and p.get("FunctionName") in ({"Ref": function}, {"Fn::GetAtt": [function, "Arn"]})
+            and p.get("FunctionName") in ({"Ref": FUNCTION}, {"Fn::GetAtt": [FUNCTION, "Arn"]})
             and source_ok(p.get("SourceArn"))
             for p in of_type("AWS::Lambda::Permission").values()
         )
 
+    # The key: exactly one route, with the permission to read it.
+    routes = [v for v in ("DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_API_KEY") if v in variables]
+    expect(len(routes) == 1 and "DD_API_KEY" not in routes, f"[{where}] one key route, never the key itself: {routes}")
+    if "DD_API_KEY_SSM_NAME" in variables:
+        expect(
+            grants(statements, "ssm:GetParameter", lambda r: ":parameter" in sub_text(r)),
+            f"[{where}] the role must grant ssm:GetParameter on the key's parameter",
+        )
+        name = params["DdApiKeySsmParameterName"]
+        arn = f"arn:aws:ssm:eu-west-1:111122223333:parameter/{name.lstrip('/')}"
+        texts = [sub_text(r) for r in granted_resources(statements, "ssm:GetParameter")]
+        built = [
+            t.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-west-1")
+            .replace("${AWS::AccountId}", "111122223333").replace("${DdApiKeySsmParameterName}", name)
+            for t in texts
+        ]
+        expect(built == [arn], f"[{where}] the parameter's ARN must be {arn}, not {built}")
+    else:
+        expect(
+            grants(statements, "secretsmanager:GetSecretValue", lambda r: r != "*"),
+            f"[{where}] the role must grant secretsmanager:GetSecretValue on the key's secret",
+        )
+
+    fetch = params.get("DdFetchLogGroupTags") == "true"
     expect(
-        grants(props, "logs:ListTagsForResource", lambda r: ":log-group:" in sub_text(r)),
-        f"[{where}] the function's role must grant logs:ListTagsForResource on the log group (log-group tags)",
+        grants(statements, "logs:ListTagsForResource", lambda r: ":log-group:" in sub_text(r)) == fetch,
+        f"[{where}] logs:ListTagsForResource must be granted exactly when DdFetchLogGroupTags is true",
     )
+
+    # Every role the stack creates takes the permissions boundary.
+    boundary = params.get("PermissionsBoundaryArn")
+    for name, r in of_type("AWS::IAM::Role").items():
+        got = r.get("PermissionsBoundary")
+        expect(
+            got == ({"Ref": "PermissionsBoundaryArn"} if boundary else None),
+            f"[{where}] {name}: PermissionsBoundary must be PermissionsBoundaryArn when set, absent otherwise; is {got!r}",
+        )
+    vpc = bool(params.get("VPCSubnetIds"))
+    expect(("VpcConfig" in props) == vpc, f"[{where}] VpcConfig exactly when VPCSubnetIds is set")
+    managed = [sub_text(a) for a in resources[role]["Properties"].get("ManagedPolicyArns", [])]
+    expect(
+        any("AWSLambdaVPCAccessExecutionRole" in m for m in managed) == vpc,
+        f"[{where}] the VPC access policy exactly when the function is in a VPC",
+    )
+    reserved = bool(params.get("ReservedConcurrency"))
+    expect(("ReservedConcurrentExecutions" in props) == reserved, f"[{where}] ReservedConcurrentExecutions exactly when set")
+
+    # kms:Decrypt on exactly the keys in use, never on "*".
+    in_use = {"ApiKeyKmsKeyArn", "FailedEventsKmsKeyArn"}
+    if params["Trigger"] != "Subscription":
+        in_use.add("KinesisKmsKeyArn")
+    if params.get("S3SourceBucketName"):
+        in_use.add("S3SourceKmsKeyArn")
+    wanted = sorted(k for k in in_use if params.get(k))
+    granted = granted_resources(statements, "kms:Decrypt")
+    got = sorted(r["Ref"] if isinstance(r, dict) and set(r) == {"Ref"} else repr(r) for r in granted)
+    expect(got == wanted, f"[{where}] kms:Decrypt must be on exactly the keys given ({wanted}), not {got}")
+
+    # The bucket, when the stack makes it: kept, TLS only.
+    if "FailedEventsBucket" in resources:
+        bucket = template["Resources"]["FailedEventsBucket"]
+        expect(bucket.get("DeletionPolicy") == "RetainExceptOnCreate", "the bucket's DeletionPolicy is RetainExceptOnCreate")
+        policies = [p for p in of_type("AWS::S3::BucketPolicy").values() if p.get("Bucket") == {"Ref": "FailedEventsBucket"}]
+        expect(
+            any(
+                s.get("Effect") == "Deny"
+                and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+                for p in policies
+                for s in p.get("PolicyDocument", {}).get("Statement", [])
+            ),
+            f"[{where}] the bucket's policy must deny requests without TLS (aws:SecureTransport false)",
+        )
+    expect(
+        ("ClusterLogGroup" in resources) == (params.get("CreateLogGroup") == "true"),
+        f"[{where}] the cluster's log group is the stack's exactly when CreateLogGroup is true",
+    )
+    if "ClusterLogGroup" in resources:
+        expect(
+            template["Resources"]["ClusterLogGroup"].get("DeletionPolicy") == "RetainExceptOnCreate",
+            "the cluster's log group is kept when the stack goes, and not left behind by a failed creation",
+        )
+    logging = props.get("LoggingConfig", {}).get("LogGroup")
+    expect(
+        isinstance(logging, dict) and resources.get(logging.get("Ref"), {}).get("Type") == "AWS::Logs::LogGroup"
+        and "RetentionInDays" in resources[logging["Ref"]]["Properties"],
+        f"[{where}] the function logs to a log group of the stack, with a retention",
+    )
+
+    # Alarms on the failure queue and on kept logs, notifying the topic when given.
+    alarms = of_type("AWS::CloudWatch::Alarm")
+    metrics = {(a.get("Namespace") if isinstance(a.get("Namespace"), str) else json.dumps(a.get("Namespace")), a.get("MetricName")) for a in alarms.values()}
+    expect(("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics, f"[{where}] an alarm on the failure queue")
+    expect((json.dumps({"Ref": "DdMetricsNamespace"}), "LogsStored") in metrics, f"[{where}] an alarm on LogsStored")
+    for name, alarm in alarms.items():
+        if alarm.get("MetricName") in ("LogsStored", "LogsDeadLettered"):
+            expect(
+                alarm.get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}],
+                f"[{where}] {name}: the dimension FunctionName is the function's name, as the EMF line writes it",
+            )
+        expect(
+            alarm.get("AlarmActions") == ([{"Ref": "AlarmTopicArn"}] if params.get("AlarmTopicArn") else None),
+            f"[{where}] {name}: AlarmActions is the AlarmTopicArn topic when given, none otherwise",
+        )
 
     filters = of_type("AWS::Logs::SubscriptionFilter")
     mappings = {
         n: m
         for n, m in of_type("AWS::Lambda::EventSourceMapping").items()
-        if m.get("FunctionName") in ({"Ref": function}, {"Fn::GetAtt": [function, "Arn"]})
+        if m.get("FunctionName") in ({"Ref": FUNCTION}, {"Fn::GetAtt": [FUNCTION, "Arn"]})
     }
     # Two filters would deliver every log twice (or hit the log group's limit of two).
     expect(len(filters) == 1, f"[{where}] exactly one subscription filter, found {sorted(filters)}")
+    for name, f in filters.items():
+        if params.get("CreateLogGroup") == "true":
+            expect(f.get("LogGroupName") == {"Ref": "ClusterLogGroup"}, f"[{where}] {name} must wait for the created log group")
     if params["Trigger"] == "Subscription":
         for name, f in filters.items():
-            expect(is_function_arn(f.get("DestinationArn"), function), f"[{where}] {name} must target the function")
+            expect(is_function_arn(f.get("DestinationArn")), f"[{where}] {name} must target the function")
             expect({"LogGroupName", "FilterPattern"} <= set(f), f"[{where}] {name} needs LogGroupName, FilterPattern")
         expect(
             permitted("logs.amazonaws.com", lambda arn: ":log-group:" in sub_text(arn)),
@@ -280,23 +572,24 @@ def check_scenario(template: dict, params: dict[str, str], function: str, expect
             f"[{where}] {name}: an on-failure destination, so batches Lambda gives up on are named somewhere",
         )
         for action in KINESIS_READ:
-            expect(
-                grants(props, action, lambda r: r == stream),
-                f"[{where}] the function's role must grant {action} on {name}'s stream",
-            )
+            expect(grants(statements, action, lambda r: r == stream), f"[{where}] the role must grant {action} on {name}'s stream")
         for fname, f in filters.items():
             expect(f.get("DestinationArn") == stream, f"[{where}] {fname} must write to {name}'s stream")
             expect(bool(f.get("RoleArn")), f"[{where}] {fname} needs a RoleArn to write to the stream")
+        if params.get("KinesisKmsKeyArn"):
+            logs_role = next(iter(filters.values())).get("RoleArn", {}).get("Fn::GetAtt", [None])[0]
+            expect(
+                grants(role_statements(resources, logs_role), "kms:GenerateDataKey", lambda r: r == {"Ref": "KinesisKmsKeyArn"}),
+                f"[{where}] CloudWatch Logs' role must be able to encrypt for the stream's key",
+            )
 
     if params["S3SourceBucketName"]:
         expect(
-            grants(props, "s3:GetObject", lambda r: "${S3SourceBucketName}/" in sub_text(r)),
-            f"[{where}] the function's role must grant s3:GetObject on the S3SourceBucketName bucket's objects",
+            grants(statements, "s3:GetObject", lambda r: "${S3SourceBucketName}/" in sub_text(r)),
+            f"[{where}] the role must grant s3:GetObject on the S3SourceBucketName bucket's objects",
         )
         rules = {
-            n: r
-            for n, r in of_type("AWS::Events::Rule").items()
-            if r.get("EventPattern", {}).get("detail-type") == ["Object Created"]
+            n: r for n, r in of_type("AWS::Events::Rule").items() if r.get("EventPattern", {}).get("detail-type") == ["Object Created"]
         }
         expect(len(rules) == 1, f"[{where}] exactly one EventBridge rule for Object Created, found {sorted(rules)}")
         for name, rule in rules.items():
@@ -306,20 +599,105 @@ def check_scenario(template: dict, params: dict[str, str], function: str, expect
                 pattern.get("detail", {}).get("bucket", {}).get("name") == [{"Ref": "S3SourceBucketName"}],
                 f"[{where}] {name} must match the bucket S3SourceBucketName",
             )
-            expect(
-                any(is_function_arn(t.get("Arn"), function) for t in rule.get("Targets", [])),
-                f"[{where}] {name} must target the function",
-            )
+            expect(any(is_function_arn(t.get("Arn")) for t in rule.get("Targets", [])), f"[{where}] {name} must target the function")
             expect(
                 permitted("events.amazonaws.com", lambda arn: arn == {"Fn::GetAtt": [name, "Arn"]}),
                 f"[{where}] EventBridge must be allowed to invoke the function from {name}",
             )
 
 
+def check_rules(template: dict, expect) -> None:
+    """The Rules refuse what would fail only after the deploy."""
+    base = {"ClusterName": "prod", "DdApiKey": "k"}
+    refused = [
+        ({"ClusterName": ""}, "SourceGiven"),
+        ({"DdApiKey": ""}, "ApiKeyGivenOnce"),
+        ({"DdApiKeySsmParameterName": "/dd/key"}, "ApiKeyGivenOnce"),
+        ({"DdCompressionLevel": "13"}, "GzipLevelFits"),
+        ({"DdCompression": "zstd", "DdCompressionLevel": "0"}, "ZstdLevelFits"),
+        ({"VPCSubnetIds": "subnet-1"}, "VpcGivenWhole"),
+        ({"Trigger": "KinesisExistingStream"}, "KinesisStreamGiven"),
+        ({"S3SourceBucketName": "same", "DdForwarderExistingBucketName": "same"}, "S3SourceIsNotTheFailedEventsBucket"),
+    ]
+    for change, rule in refused:
+        broken = broken_rules(template, {**base, **change})
+        expect(rule in broken, f"the rule {rule} must refuse {change}, but the rules broken are {broken}")
+    for fine in ({"DdCompression": "zstd", "DdCompressionLevel": "19"}, {"DdCompressionLevel": ""}, {}):
+        broken = broken_rules(template, {**base, **fine})
+        expect(not broken, f"the rules must accept {fine}, but {broken} refuse it")
+
+
+def check_function(template: dict, packaged: bool, template_path: Path, expect) -> dict:
+    function = template["Resources"].get(FUNCTION)
+    if function is None:
+        expect(False, f"no {FUNCTION}")
+        return {}
+    props = function["Properties"]
+    expect(props.get("Runtime") == "provided.al2023", f"{FUNCTION}: Runtime must be provided.al2023")
+    expect(props.get("Handler") == "bootstrap", f"{FUNCTION}: Handler must be bootstrap")
+    params = template["Parameters"]
+    arch = params.get("Architecture", {})
+    expect(props.get("Architectures") == [{"Ref": "Architecture"}], f"{FUNCTION}: Architectures must be [!Ref Architecture]")
+    # One architecture per template: the one its binary was built for, so a
+    # deploy cannot pick another (an exec format error at the first event).
+    allowed = arch.get("AllowedValues", [])
+    expect(len(allowed) == 1 and allowed == [arch.get("Default")], f"Architecture allows exactly its default, not {allowed}")
+    metadata = function.get("Metadata", {})
+    if packaged:
+        code = props.get("CodeUri")
+        expect(isinstance(code, str) and code.endswith(".zip"), f"{FUNCTION}: CodeUri must be the built zip, not {code!r}")
+        if isinstance(code, str):
+            zip_path = template_path.parent / code
+            expect(zip_path.is_file(), f"{FUNCTION}: {code} is not beside the template")
+            expect(f"-{arch.get('Default')}.zip" in code, f"{FUNCTION}: {code} is not the {arch.get('Default')} zip")
+        expect("BuildMethod" not in metadata, f"{FUNCTION}: a packaged template builds nothing (no BuildMethod)")
+    else:
+        expect(metadata.get("BuildMethod") == "rust-cargolambda", f"{FUNCTION}: Metadata.BuildMethod must be rust-cargolambda")
+        expect(metadata.get("BuildProperties", {}).get("Binary") == "eks-audit-forwarder", f"{FUNCTION}: BuildProperties.Binary must name the crate's binary")
+    for param, default in (("MemorySize", 128), ("Timeout", 60)):
+        expect(params[param].get("Default") == default, f"{param} defaults to {default}")
+
+    events = props.get("Events", {})
+    sources = [n for n, e in events.items() if e.get("Type") in ("CloudWatchLogs", "Kinesis", "S3", "EventBridgeRule")]
+    expect(not sources, f"{FUNCTION}: log sources must be conditional resources, not SAM events: {sources}")
+    schedules = [e for e in events.values() if e.get("Type") == "Schedule"]
+    expect(len(schedules) == 1, "exactly one Schedule event (replay)")
+    for event in schedules:
+        given = event.get("Properties", {}).get("Input")
+        expect(given is not None and json.loads(given) == {"retry": "true"}, 'the schedule sends {"retry":"true"}')
+    destination = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+    expect(destination.get("Type") == "SQS", "an on-failure SQS destination")
+
+    variables = props.get("Environment", {}).get("Variables", {})
+    expect("DD_API_KEY" not in variables, "the API key must not be a plain environment variable")
+    expect(variables.get("DD_STORE_FAILED_EVENTS") == "true", "DD_STORE_FAILED_EVENTS is always true: the stack's guarantee rests on the bucket")
+    expect("DD_S3_BUCKET_NAME" in variables, "DD_STORE_FAILED_EVENTS needs DD_S3_BUCKET_NAME")
+
+    for name, output in template.get("Outputs", {}).items():
+        expect("Export" in output, f"the output {name} must be exported")
+
+    sar = template.get("Metadata", {}).get("AWS::ServerlessRepo::Application", {})
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+    expect(sar.get("SemanticVersion") == version, f"the application's SemanticVersion must be the crate's, {version}")
+    for field in ("LicenseUrl", "ReadmeUrl"):
+        value = sar.get(field)
+        expect(isinstance(value, str) and (template_path.parent / value).is_file(), f"{field} must name a file beside the template")
+    for field in ("Name", "Description", "Author", "SpdxLicenseId"):
+        expect(bool(sar.get(field)), f"the application metadata needs {field}")
+    return variables
+
+
 def main() -> int:
-    template, matches = decode(str(ROOT / "template.yaml"))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("template", nargs="?", default=str(ROOT / "template.yaml"))
+    parser.add_argument("--packaged", action="store_true")
+    parser.add_argument("--src", default=str(ROOT / "src"))
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    args = parser.parse_args()
+    template_path = Path(args.template)
+    template, matches = decode(str(template_path))
     if template is None:
-        print("template.yaml does not parse:", matches)
+        print(f"{template_path} does not parse:", matches)
         return 1
     problems: list[str] = []
 
@@ -327,90 +705,14 @@ def main() -> int:
         if not ok:
             problems.append(what)
 
-    functions = {
-        name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
-    }
-    expect(len(functions) == 1, f"expected one function, found {sorted(functions)}")
-    for name, function in functions.items():
-        props = function["Properties"]
-        expect(props.get("Runtime") == "provided.al2023", f"{name}: Runtime must be provided.al2023")
-        expect(props.get("Handler") == "bootstrap", f"{name}: Handler must be bootstrap")
-        expect(
-            function.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda",
-            f"{name}: Metadata.BuildMethod must be rust-cargolambda",
-        )
-        binary = function.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        expect(binary == "eks-audit-forwarder", f"{name}: BuildProperties.Binary must name the crate's binary")
-
-        arch = props.get("Architectures")
-        expect(arch == [{"Ref": "Architecture"}], f"{name}: Architectures must be [!Ref Architecture]")
-        allowed = set(template["Parameters"]["Architecture"].get("AllowedValues", []))
-        expect(allowed == {"arm64", "x86_64"}, f"Architecture must allow exactly arm64 and x86_64, not {allowed}")
-        expect(template["Parameters"]["Architecture"].get("Default") == "arm64", "Architecture defaults to arm64")
-        for param, default in (("MemorySize", 128), ("Timeout", 60)):
-            expect(template["Parameters"][param].get("Default") == default, f"{param} defaults to {default}")
-
-        events = props.get("Events", {})
-        # SAM events cannot be conditional, and the triggers depend on Trigger
-        # and S3SourceBucketName: they are plain resources, checked per scenario.
-        trigger_types = ("CloudWatchLogs", "Kinesis", "S3", "EventBridgeRule")
-        sources = [n for n, e in events.items() if e.get("Type") in trigger_types]
-        expect(not sources, f"{name}: log sources must be conditional resources, not SAM events: {sources}")
-        schedules = [e for e in events.values() if e.get("Type") == "Schedule"]
-        expect(len(schedules) == 1, "exactly one Schedule event (replay)")
-        for event in schedules:
-            given = event.get("Properties", {}).get("Input")
-            expect(given is not None and json.loads(given) == {"retry": "true"}, 'the schedule sends {"retry":"true"}')
-
-        destination = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
-        expect(destination.get("Type") == "SQS", "an on-failure SQS destination")
-
-        env = set(props.get("Environment", {}).get("Variables", {}))
-        read = variables_the_code_reads()
-        for var in sorted(env - read):
-            problems.append(f"the template sets {var}, which the code never reads")
-        expect(bool(env & REQUIRED_ONE_OF), f"the template sets none of {sorted(REQUIRED_ONE_OF)}")
-        expect("DD_API_KEY" not in env, "the API key must not be a plain environment variable")
-        if "DD_STORE_FAILED_EVENTS" in env:
-            expect("DD_S3_BUCKET_NAME" in env, "DD_STORE_FAILED_EVENTS needs DD_S3_BUCKET_NAME")
-
-        # Log-group tags: set from parameters, with values the code accepts
-        # (a value it refuses would stop the function at start-up).
-        variables = props.get("Environment", {}).get("Variables", {})
-        params = template["Parameters"]
-        expect(
-            variables.get("DD_FETCH_LOG_GROUP_TAGS") == {"Ref": "FetchLogGroupTags"},
-            "DD_FETCH_LOG_GROUP_TAGS must be set from the parameter FetchLogGroupTags",
-        )
-        fetch = params.get("FetchLogGroupTags", {})
-        expect(set(fetch.get("AllowedValues", [])) == {"true", "false"}, "FetchLogGroupTags allows just true, false")
-        expect(fetch.get("Default") == "false", "FetchLogGroupTags defaults to false")
-        expect(
-            variables.get("DD_TAGS_CACHE_TTL_SECONDS") == {"Ref": "TagsCacheTtlSeconds"},
-            "DD_TAGS_CACHE_TTL_SECONDS must be set from the parameter TagsCacheTtlSeconds",
-        )
-        ttl = params.get("TagsCacheTtlSeconds", {})
-        expect(
-            ttl.get("Type") == "Number"
-            and 0 <= int(ttl.get("MinValue", -1))
-            and int(ttl.get("MaxValue", 86401)) <= 86400,
-            "TagsCacheTtlSeconds must be a Number with MinValue and MaxValue within 0..86400 (what the code accepts)",
-        )
-
-        check_audit_processing(template, variables, expect)
-
-        trigger = params.get("Trigger", {})
-        expect(
-            set(trigger.get("AllowedValues", [])) == {s["Trigger"] for s in SCENARIOS}
-            and trigger.get("Default") == "Subscription",
-            "Trigger must allow Subscription (the default), KinesisNewStream and KinesisExistingStream",
-        )
-        expect(params.get("S3SourceBucketName", {}).get("Default") == "", "S3SourceBucketName defaults to empty")
+    try:
+        variables = check_function(template, args.packaged, template_path, expect)
+        check_settings(template, variables, Path(args.src), Path(args.readme), expect)
+        check_rules(template, expect)
         for scenario in SCENARIOS:
-            try:
-                check_scenario(template, scenario, name, expect)
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
-                problems.append(f"{scenario}: the template could not be resolved: {e!r}")
+            check_scenario(template, scenario, expect)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, Unresolvable) as e:
+        problems.append(f"the template could not be resolved: {e!r}")
 
     for line in problems:
         print(line)

@@ -439,7 +439,7 @@ async fn logs_client(moto: &Moto) -> aws_sdk_cloudwatchlogs::Client {
             None,
             "moto",
         ))
-        .http_client(eks_audit_forwarder::aws::https_client())
+        .http_client(eks_audit_forwarder::aws::https_client(&Default::default()))
         .load()
         .await;
     aws_sdk_cloudwatchlogs::Client::new(&sdk)
@@ -453,6 +453,9 @@ fn ddtags(intake: &IntakeEmulator) -> Vec<String> {
         .collect()
 }
 
+/// Read from CloudWatch Logs (moto), written as the Datadog Forwarder
+/// writes them (issue 12 (a)), with a `service` tag naming the service
+/// (issue 12 (b)), and cached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_group_tags_are_added_and_cached_across_invocations() {
     let moto = Moto::start();
@@ -461,6 +464,8 @@ async fn log_group_tags_are_added_and_cached_across_invocations() {
         .log_group_name(LOG_GROUP)
         .tags("Team", "Platform")
         .tags("cost center", "R&D / EU")
+        .tags("aws:cloudformation:stack-name", "eks-demo")
+        .tags("service", "Audit Trail")
         .send()
         .await
         .unwrap();
@@ -481,9 +486,16 @@ async fn log_group_tags_are_added_and_cached_across_invocations() {
     let tags = ddtags(&intake);
     assert_eq!(tags.len(), 11);
     assert!(
-        tags.iter().all(|t| t
-            .contains("kube_cluster_name:demo,cost_center:r_d_/_eu,team:platform,forwardername:")),
+        tags.iter().all(|t| t.contains(
+            "kube_cluster_name:demo,aws_cloudformation_stack-name:eks-demo,cost_center:r_d_/_eu,service:audit_trail,team:platform,forwardername:"
+        )),
         "{tags:?}"
+    );
+    assert!(
+        intake
+            .accepted_logs()
+            .iter()
+            .all(|l| l["service"] == "audit_trail")
     );
 
     // Changed in CloudWatch, but within the cache's lifetime the next

@@ -20,16 +20,18 @@ use crate::audit::{ShrunkMessage, shrink_message};
 use crate::audit_filter::{AuditFilter, AuditVerdict};
 use crate::batch::OversizeLog;
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
-use crate::config::Config;
+use crate::config::{ApiKey, Config};
 use crate::decode::{DecodeError, SubscriptionDocument, decompress_payload, parse_document};
 use crate::group_tags::{GroupTagCache, GroupTags, partition_of};
 use crate::limits;
 use crate::metrics::InvocationSummary;
 use crate::redact::SecretRedactor;
 use crate::s3_object::ObjectError;
-use crate::scrub::{MatchFilter, Scrubber};
+use crate::scrub::{MatchFilter, Scrubbed, Scrubber};
 use crate::shape::{DocumentShape, EventKey, LogOrigin, LogShaper, Truncation};
-use crate::ship::{DeliveryFailures, DeliveryReport, IntakeClient, ShipOptions, Shipper};
+use crate::ship::{
+    DeliveryFailures, DeliveryReport, IntakeClient, IntakeTarget, ShipOptions, Shipper,
+};
 use crate::spill::{ReplayDeadlines, SpillError, SpillStore, keep_failed, replay};
 use crate::trigger::{Trigger, classify_event};
 
@@ -80,6 +82,16 @@ impl ForwardError {
             None => text,
         }
     }
+}
+
+/// The intake's client for `config`'s endpoint, headers and proxy.
+pub fn intake_client(config: &Config, api_key: ApiKey) -> Result<IntakeClient, reqwest::Error> {
+    IntakeClient::new(IntakeTarget {
+        url: config.intake_url.clone(),
+        api_key,
+        storage_tag: config.storage_tag,
+        proxy: config.proxy.clone(),
+    })
 }
 
 /// A log the shrinker could not make fit: a bug, but never a silent drop.
@@ -163,6 +175,8 @@ pub struct Forwarder {
     rules: Arc<AuditRules>,
     /// The client that reads S3 objects, built on the first S3 event.
     s3_reader: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
+    /// For the S3 reader's client.
+    proxy: crate::proxy::ProxySettings,
 }
 
 impl Forwarder {
@@ -170,7 +184,7 @@ impl Forwarder {
     pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
         let destination = match &config.api_key {
             Some(key) => {
-                let client = IntakeClient::new(config.intake_url.clone(), key.clone())?;
+                let client = intake_client(config, key.clone())?;
                 let options = ShipOptions {
                     request_timeout: config.request_timeout,
                     ..ShipOptions::new(config.encoding)
@@ -200,6 +214,7 @@ impl Forwarder {
                 siem_attributes: config.siem_attributes,
             }),
             s3_reader: Arc::default(),
+            proxy: config.proxy.clone(),
         }
     }
 
@@ -619,16 +634,28 @@ impl<'f> Outbox<'f> {
             }
         }
         let message_json = redacted.as_ref().map_or(message_json, |r| &r.message_json);
-        let mut scrubbed = None;
-        if self.rules.scrubber.is_active() {
-            let text: Cow<'_, str> =
-                serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
-            if let Some(text) = self.rules.scrubber.scrub(&text) {
+        let scrubbed = if self.rules.scrubber.is_active() {
+            self.rules.scrubber.scrub_message(message_json)
+        } else {
+            Scrubbed::Unchanged
+        };
+        let message_json = match &scrubbed {
+            Scrubbed::Unchanged => message_json,
+            Scrubbed::Changed(message) => {
                 summary.logs_scrubbed += 1;
-                scrubbed = serde_json::to_string(&text).ok();
+                message
             }
-        }
-        let message_json = scrubbed.as_deref().unwrap_or(message_json);
+            Scrubbed::Withheld(marker) => {
+                summary.logs_scrubbed += 1;
+                summary.logs_withheld += 1;
+                tracing::warn!(
+                    request_id = %invocation.request_id,
+                    event_id = %key.id,
+                    "DD_SCRUBBING_RULE left a message that is no longer a valid JSON string: it was withheld, a marker sent in its place"
+                );
+                marker
+            }
+        };
         self.attributes.clear();
         if self.rules.siem_attributes {
             crate::siem::write_attributes(message_json, &mut self.attributes);

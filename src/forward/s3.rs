@@ -64,7 +64,9 @@ impl Forwarder {
         }
         let s3 = self
             .s3_reader
-            .get_or_init(|| async { crate::aws::s3_client(&crate::aws::sdk_config(None).await) })
+            .get_or_init(|| async {
+                crate::aws::s3_client(&crate::aws::sdk_config(None, &self.proxy).await)
+            })
             .await;
         for object in objects {
             self.forward_object(s3, object, invocation, summary).await?;

@@ -9,6 +9,7 @@ use super::retry::parse_retry_after;
 use crate::batch::IntakeBatch;
 use crate::config::ApiKey;
 use crate::limits;
+use crate::proxy::ProxySettings;
 use crate::shape::{FORWARDER_NAME, FORWARDER_VERSION};
 
 /// How request bodies are encoded (`DD_USE_COMPRESSION`, `DD_COMPRESSION`,
@@ -122,6 +123,17 @@ pub trait Transport: Send + Sync {
     ) -> impl Future<Output = AttemptOutcome> + Send;
 }
 
+/// Where and how requests go.
+#[derive(Debug, Clone)]
+pub struct IntakeTarget {
+    /// The full URL of the logs endpoint.
+    pub url: String,
+    pub api_key: ApiKey,
+    /// The `DD-STORAGE-TAG` header: `s3,cloudwatch`, `s3`, `cloudwatch`.
+    pub storage_tag: Option<&'static str>,
+    pub proxy: ProxySettings,
+}
+
 /// The HTTP client for the logs intake, built once and reused across warm
 /// invocations (its connection pool survives between them).
 #[derive(Debug, Clone)]
@@ -129,11 +141,12 @@ pub struct IntakeClient {
     http: reqwest::Client,
     url: String,
     api_key: ApiKey,
+    storage_tag: Option<&'static str>,
 }
 
 impl IntakeClient {
-    pub fn new(url: String, api_key: ApiKey) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    pub fn new(target: IntakeTarget) -> Result<Self, reqwest::Error> {
+        let builder = reqwest::Client::builder()
             .user_agent(format!("{FORWARDER_NAME}/{FORWARDER_VERSION}"))
             .connect_timeout(limits::CONNECT_TIMEOUT)
             .pool_idle_timeout(limits::POOL_IDLE_TIMEOUT)
@@ -141,9 +154,14 @@ impl IntakeClient {
             // body-less GET (logs lost while the answer looks like success),
             // or re-send the API key to whatever host the redirect names.
             // A 3xx is classified as a refusal instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { http, url, api_key })
+            .redirect(reqwest::redirect::Policy::none());
+        let http = target.proxy.apply_to_reqwest(builder)?.build()?;
+        Ok(Self {
+            http,
+            url: target.url,
+            api_key: target.api_key,
+            storage_tag: target.storage_tag,
+        })
     }
 }
 
@@ -159,6 +177,9 @@ impl Transport for IntakeClient {
             .header("DD-EVP-ORIGIN-VERSION", FORWARDER_VERSION);
         if let Some(encoding) = body.encoding.content_encoding() {
             request = request.header("Content-Encoding", encoding);
+        }
+        if let Some(tag) = self.storage_tag {
+            request = request.header("DD-STORAGE-TAG", tag);
         }
         let response = match request.body(body.bytes.clone()).send().await {
             Ok(r) => r,

@@ -22,7 +22,8 @@ use tokio::time::Instant;
 use crate::batch::IntakeBatch;
 use crate::limits;
 pub use client::{
-    AttemptOutcome, BodyEncoding, EncodedBody, IntakeClient, Transport, TransportFailure,
+    AttemptOutcome, BodyEncoding, EncodedBody, IntakeClient, IntakeTarget, Transport,
+    TransportFailure,
 };
 pub use retry::{ResponseClass, RetryPolicy, classify_status};
 

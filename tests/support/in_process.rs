@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use eks_audit_forwarder::metrics::InvocationSummary;
-use eks_audit_forwarder::ship::{IntakeClient, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{ShipOptions, Shipper};
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use serde_json::{Value, value::RawValue};
 
@@ -31,7 +31,8 @@ pub async fn forward_messages(
     let config =
         Config::from_lookup(|n| all.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
     let client =
-        IntakeClient::new(config.intake_url.clone(), config.api_key.clone().unwrap()).unwrap();
+        eks_audit_forwarder::forward::intake_client(&config, config.api_key.clone().unwrap())
+            .unwrap();
     let forwarder = Forwarder::with_destination(
         &config,
         Destination::Intake(Arc::new(Shipper::new(

@@ -6,6 +6,7 @@ pub mod in_process;
 pub mod intake;
 pub mod moto;
 pub mod payload;
+pub mod proxy;
 pub mod runtime_api;
 pub mod traffic;
 pub mod workload;

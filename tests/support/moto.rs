@@ -86,7 +86,7 @@ impl Moto {
             .endpoint_url(&self.endpoint)
             .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
             .force_path_style(true)
-            .http_client(eks_audit_forwarder::aws::https_client())
+            .http_client(eks_audit_forwarder::aws::https_client(&Default::default()))
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
