@@ -154,7 +154,7 @@ fn stages(c: &mut Criterion) {
             .build()
             .unwrap();
         // The whole handler, and what each audit feature adds to it.
-        let features: [(&str, &[(&str, &str)]); 8] = [
+        let features: [(&str, &[(&str, &str)]); 9] = [
             ("handler (dry run: no compression, no network)", &[]),
             (
                 "handler without secret redaction",
@@ -169,6 +169,10 @@ fn stages(c: &mut Criterion) {
                 &[("EXCLUDE_AT_MATCH", "never-in-these-events")],
             ),
             ("handler with REDACT_IP", &[("REDACT_IP", "true")]),
+            (
+                "handler with DD_SCRUBBING_RULE (matching nothing)",
+                &[("DD_SCRUBBING_RULE", r#"\\"password\\":\\"[^\\]*\\""#)],
+            ),
             (
                 "handler with DD_AUDIT_EXCLUDE (matching nothing)",
                 &[(

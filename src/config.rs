@@ -474,11 +474,11 @@ impl Config {
                 })
                 .transpose()
         };
-        let proxy = ProxySettings {
-            https: proxy_url("HTTPS_PROXY")?,
-            http: proxy_url("HTTP_PROXY")?,
-            no_proxy: get("NO_PROXY"),
-        };
+        let proxy = ProxySettings::new(
+            proxy_url("HTTPS_PROXY")?,
+            proxy_url("HTTP_PROXY")?,
+            get("NO_PROXY"),
+        );
 
         let function_name =
             get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "eks-audit-forwarder".to_owned());
@@ -506,6 +506,22 @@ impl Config {
             log_level,
             max_decompressed_bytes,
         })
+    }
+
+    /// Settings that are valid but likely not what was meant: a warning
+    /// each, once at start-up (logging must be set up).
+    pub fn log_warnings(&self) {
+        if self
+            .scrubber
+            .serialized
+            .as_ref()
+            .is_some_and(SerializedRule::has_bare_quote)
+        {
+            tracing::warn!(
+                variable = "DD_SCRUBBING_RULE",
+                "the rule holds a quote not written as \\\\\": it applies to the message as it stands in the serialised log, where a quote is \\\\\", so it matches at the message's ends only (docs/audit.md)"
+            );
+        }
     }
 
     /// Under Lambda there is no dry run: some source of the API key is required.

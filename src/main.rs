@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Err(e) => return startup_failure(&e.to_string()),
     };
     logging::init(config.log_level);
+    config.log_warnings();
     if files.is_none()
         && let Err(e) = config.require_api_key()
     {

@@ -11,7 +11,9 @@
 use aws_smithy_http_client::proxy::ProxyConfig;
 
 /// A proxy URL: `http://` or `https://`, a host, an optional port and
-/// optional credentials. Its `Debug` hides the credentials.
+/// optional credentials, kept as the URL parser writes it (credentials
+/// percent-encoded, the host in ASCII), so the intake's client and the
+/// SDK's read the same proxy. Its `Debug` hides the credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyUrl(String);
 
@@ -30,7 +32,13 @@ impl ProxyUrl {
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err("expected a proxy URL without a path or query");
         }
-        Ok(Self(text.to_owned()))
+        // The SDK's own parser is stricter than the URL parser; what it
+        // refuses is refused here, at start-up, with the variable's name.
+        let normalised = url.as_str().trim_end_matches('/').to_owned();
+        ProxyConfig::all(normalised.as_str()).map_err(
+            |_| "expected a proxy URL the AWS SDK can use (percent-encode the credentials)",
+        )?;
+        Ok(Self(normalised))
     }
 
     pub fn as_str(&self) -> &str {
@@ -52,27 +60,63 @@ impl std::fmt::Debug for ProxyUrl {
 }
 
 /// Where outbound requests go: through a proxy per scheme, except to the
-/// hosts `NO_PROXY` names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// hosts `NO_PROXY` names. Its `Debug` shows no credentials (the SDK's
+/// configuration would print its URL whole).
+#[derive(Clone, Default)]
 pub struct ProxySettings {
     /// `HTTPS_PROXY`: for `https://` destinations (the intake, AWS APIs).
-    pub https: Option<ProxyUrl>,
+    https: Option<ProxyUrl>,
     /// `HTTP_PROXY`: for `http://` destinations (an intake with
     /// `DD_NO_SSL`, an S3-compatible endpoint).
-    pub http: Option<ProxyUrl>,
+    http: Option<ProxyUrl>,
     /// `NO_PROXY`: comma-separated hosts, domains (`.internal`), addresses
     /// and networks reached directly.
-    pub no_proxy: Option<String>,
+    no_proxy: Option<String>,
+    /// The same for the AWS SDK, which takes one proxy for both schemes or
+    /// for one: with two different URLs, `HTTPS_PROXY` (every AWS API is
+    /// HTTPS).
+    aws: Option<ProxyConfig>,
+}
+
+impl std::fmt::Debug for ProxySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxySettings")
+            .field("https", &self.https)
+            .field("http", &self.http)
+            .field("no_proxy", &self.no_proxy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProxySettings {
+    pub fn new(https: Option<ProxyUrl>, http: Option<ProxyUrl>, no_proxy: Option<String>) -> Self {
+        // Each URL passed the SDK's check in ProxyUrl::parse, which is the
+        // same for every scheme; the error arms cannot be reached.
+        let aws = match (&https, &http) {
+            (Some(s), Some(h)) if s == h => ProxyConfig::all(s.as_str()).ok(),
+            (Some(s), _) => ProxyConfig::https(s.as_str()).ok(),
+            (None, Some(h)) => ProxyConfig::http(h.as_str()).ok(),
+            (None, None) => None,
+        }
+        .map(|config| match &no_proxy {
+            Some(rules) => config.no_proxy(rules),
+            None => config,
+        });
+        Self {
+            https,
+            http,
+            no_proxy,
+            aws,
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.https.is_some() || self.http.is_some()
     }
 
     /// Configures the intake's client. Without a proxy, environment
-    /// variables the configuration did not read are ignored too, so
-    /// what the client does is what the summary of the settings says.
+    /// variables the configuration did not read are ignored too, so the
+    /// client goes where `Config` says and nowhere else.
     pub fn apply_to_reqwest(
         &self,
         builder: reqwest::ClientBuilder,
@@ -92,23 +136,9 @@ impl ProxySettings {
         Ok(builder)
     }
 
-    /// The AWS SDK's proxy configuration, when a proxy is set. The SDK
-    /// takes one proxy for both schemes or one scheme alone: with two
-    /// different URLs, `HTTPS_PROXY` (every AWS API is HTTPS) is used.
+    /// The AWS SDK's proxy configuration, when a proxy is set.
     pub fn aws_proxy_config(&self) -> Option<ProxyConfig> {
-        let config = match (&self.https, &self.http) {
-            (Some(https), Some(http)) if https == http => ProxyConfig::all(https.as_str()),
-            (Some(https), _) => ProxyConfig::https(https.as_str()),
-            (None, Some(http)) => ProxyConfig::http(http.as_str()),
-            (None, None) => return None,
-        };
-        // ProxyUrl::parse accepted it, so the SDK's own check does too; if
-        // it ever did not, going direct would be a silent change of route.
-        let config = config.expect("a validated proxy URL");
-        Some(match &self.no_proxy {
-            Some(rules) => config.no_proxy(rules),
-            None => config,
-        })
+        self.aws.clone()
     }
 }
 
@@ -123,9 +153,22 @@ mod tests {
             "https://10.0.0.5:8443",
             "http://user:s3cret@proxy:3128",
             "http://[fd00::1]:3128/",
+            // Characters the SDK's parser refuses unencoded are encoded.
+            "http://us er:p@ss{w}rd@proxy:3128",
+            "http://prôxy.example:3128",
         ] {
-            assert!(ProxyUrl::parse(good).is_ok(), "{good}");
+            let url = ProxyUrl::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            // What is kept works for both clients.
+            assert!(ProxyConfig::all(url.as_str()).is_ok(), "{good}");
+            assert!(reqwest::Proxy::all(url.as_str()).is_ok(), "{good}");
         }
+        assert_eq!(
+            ProxyUrl::parse("http://u:p@ss@proxy:3128")
+                .unwrap()
+                .as_str(),
+            "http://u:p%40ss@proxy:3128",
+            "one reading of the credentials for both clients"
+        );
         for bad in [
             "proxy:3128",
             "socks5://proxy:1080",
@@ -146,20 +189,23 @@ mod tests {
     }
 
     #[test]
-    fn the_sdk_gets_one_proxy() {
+    fn the_sdk_gets_a_proxy_when_one_is_set() {
         let url = |s: &str| Some(ProxyUrl::parse(s).unwrap());
-        assert!(ProxySettings::default().aws_proxy_config().is_none());
-        let both = ProxySettings {
-            https: url("http://p:3128"),
-            http: url("http://p:3128"),
-            no_proxy: Some("169.254.169.254,.internal".into()),
-        };
-        assert!(both.aws_proxy_config().is_some());
-        let http_only = ProxySettings {
-            http: url("http://p:3128"),
-            ..Default::default()
-        };
-        assert!(http_only.is_active() && http_only.aws_proxy_config().is_some());
-        assert!(both.apply_to_reqwest(reqwest::Client::builder()).is_ok());
+        let none = ProxySettings::new(None, None, None);
+        assert!(!none.is_active() && none.aws_proxy_config().is_none());
+        for (https, http) in [
+            (url("http://p:3128"), url("http://p:3128")),
+            (url("http://p:3128"), url("http://q:3128")),
+            (url("http://p:3128"), None),
+            (None, url("http://p:3128")),
+        ] {
+            let settings = ProxySettings::new(https, http, Some(".internal".into()));
+            assert!(settings.is_active() && settings.aws_proxy_config().is_some());
+            assert!(
+                settings
+                    .apply_to_reqwest(reqwest::Client::builder())
+                    .is_ok()
+            );
+        }
     }
 }

@@ -108,12 +108,51 @@ impl SerializedRule {
             .replace_all(&forwarder_form, self.replacement.as_str())
         {
             Cow::Borrowed(_) => RuleOutcome::Unchanged,
-            Cow::Owned(out) if serde_json::from_str::<Cow<'_, str>>(&out).is_ok() => {
-                RuleOutcome::Replaced(out)
-            }
+            Cow::Owned(out) if is_json_string(&out) => RuleOutcome::Replaced(out),
             Cow::Owned(_) => RuleOutcome::Broken,
         }
     }
+
+    /// Whether the pattern holds a `"` that is not written as the
+    /// serialised form's `\\"`: in the serialised message a quote always
+    /// follows a backslash, but at its two ends, so such a rule (one
+    /// written for the decoded text) matches nothing in the middle.
+    pub fn has_bare_quote(&self) -> bool {
+        let source = self.pattern.as_str();
+        source
+            .match_indices('"')
+            .any(|(at, _)| !source[..at].ends_with(r"\\"))
+    }
+}
+
+/// Whether `text` is a JSON string literal by the grammar (RFC 8259): the
+/// quotes, no raw control character or lone quote or backslash, and only
+/// the defined escapes. Unlike a decode, it accepts a `\ud800` with no
+/// pair, which a message may hold and the rule did not cause.
+fn is_json_string(text: &str) -> bool {
+    let Some(inner) = text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return false;
+    };
+    let mut bytes = inner.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'"' | 0x00..=0x1f => return false,
+            b'\\' => match bytes.next() {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                Some(b'u') => {
+                    if !(0..4).all(|_| bytes.next().is_some_and(|h| h.is_ascii_hexdigit())) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            },
+            _ => {}
+        }
+    }
+    true
 }
 
 enum RuleOutcome {
@@ -154,11 +193,19 @@ impl Scrubber {
     pub fn scrub_message(&self, message_json: &str) -> Scrubbed {
         let mut changed = None;
         if !self.rules.is_empty() {
-            let text: Cow<'_, str> =
-                serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
-            if let Some(text) = self.scrub(&text) {
-                changed = serde_json::to_string(&text).ok();
-            }
+            changed = match serde_json::from_str::<Cow<'_, str>>(message_json) {
+                Ok(text) => self
+                    .scrub(&text)
+                    .and_then(|text| serde_json::to_string(&text).ok()),
+                // A literal that cannot be decoded (a lone surrogate) is
+                // scrubbed as it stands: the rules write no quote or
+                // backslash, so it stays one literal, not a string in a
+                // string.
+                Err(_) => match self.apply(message_json) {
+                    Cow::Owned(scrubbed) => Some(scrubbed),
+                    Cow::Borrowed(_) => None,
+                },
+            };
         }
         let current = changed.as_deref().unwrap_or(message_json);
         match self.serialized.as_ref().map(|rule| rule.apply(current)) {
@@ -259,15 +306,35 @@ fn replacement_from_python(pattern: &Regex, text: &str) -> Result<String, &'stat
             '\\' => match chars.next() {
                 None => return Err("a replacement cannot end in a lone backslash"),
                 Some(d @ '1'..='9') => {
-                    let mut number = d.to_digit(10).unwrap_or(0) as usize;
-                    if let Some(e) = chars.peek().and_then(|e| e.to_digit(10)) {
-                        number = number * 10 + e as usize;
-                        chars.next();
+                    let mut digits = vec![d];
+                    if let Some(e) = chars.next_if(char::is_ascii_digit) {
+                        digits.push(e);
+                        // Three octal digits are a character (\101 is A),
+                        // as in Python; two digits at most name a group.
+                        if let Some(f) = chars.next_if(|f| ('0'..='7').contains(f)) {
+                            digits.push(f);
+                        }
                     }
-                    if number >= groups {
-                        return Err("the replacement names a group the pattern does not have");
+                    if digits.len() == 3 {
+                        if !digits.iter().all(|c| ('0'..='7').contains(c)) {
+                            return Err("the replacement holds an invalid octal escape");
+                        }
+                        let code = digits
+                            .iter()
+                            .fold(0, |n, c| n * 8 + c.to_digit(8).unwrap_or(0));
+                        if code > 0o377 {
+                            return Err("the replacement holds an octal escape above \\377");
+                        }
+                        out.extend(char::from_u32(code));
+                    } else {
+                        let number: usize = digits
+                            .iter()
+                            .fold(0, |n, c| n * 10 + c.to_digit(10).unwrap_or(0) as usize);
+                        if number >= groups {
+                            return Err("the replacement names a group the pattern does not have");
+                        }
+                        out.push_str(&format!("${{{number}}}"));
                     }
-                    out.push_str(&format!("${{{number}}}"));
                 }
                 Some('0') => {
                     // Python: \0 starts an octal escape of up to 3 digits.
@@ -287,7 +354,14 @@ fn replacement_from_python(pattern: &Regex, text: &str) -> Result<String, &'stat
                     if chars.next() != Some('<') {
                         return Err("expected \\g<name> or \\g<number> in the replacement");
                     }
-                    let name: String = chars.by_ref().take_while(|&e| e != '>').collect();
+                    let mut name = String::new();
+                    loop {
+                        match chars.next() {
+                            Some('>') => break,
+                            Some(e) => name.push(e),
+                            None => return Err("the replacement's \\g<...> has no closing >"),
+                        }
+                    }
                     let known = match name.parse::<usize>() {
                         Ok(n) => n < groups,
                         Err(_) => pattern.capture_names().flatten().any(|n| n == name),
@@ -455,11 +529,48 @@ mod tests {
             WITHHELD_BY_RULE
         );
         // A message that cannot be decoded (a lone surrogate) is taken as
-        // it is: left alone when the rule does not match.
+        // it is: left alone when the rule does not match, scrubbed (not
+        // withheld) when it does, since the surrogate is not the rule's doing.
+        let rule = serialized("secret", "x");
+        assert_eq!(rule.scrub_message(r#""a\ud800b""#), Scrubbed::Unchanged);
         assert_eq!(
-            serialized("secret", "x").scrub_message(r#""a\ud800b""#),
-            Scrubbed::Unchanged
+            rule.scrub_message(r#""a\ud800 secret""#),
+            Scrubbed::Changed(r#""a\ud800 x""#.to_owned())
         );
+        for (literal, valid) in [
+            (r#""""#, true),
+            (r#""a\"b\\c\/\n\u00e9""#, true),
+            (r#""a"b""#, false),
+            (r#""a\x""#, false),
+            (r#""a\u12""#, false),
+            ("\"a\nb\"", false),
+            (r#""a\""#, false),
+            ("a", false),
+        ] {
+            assert_eq!(is_json_string(literal), valid, "{literal}");
+        }
+    }
+
+    /// Review finding: REDACT_IP on a message that cannot be decoded wrote
+    /// it as a string inside a string.
+    #[test]
+    fn an_undecodable_message_is_scrubbed_as_it_stands() {
+        let scrubber = Scrubber {
+            rules: vec![ip_rule()],
+            serialized: None,
+        };
+        assert_eq!(
+            scrubber.scrub_message(r#""{\"ip\":\"10.0.0.1\",\"x\":\"\ud800\"}""#),
+            Scrubbed::Changed(r#""{\"ip\":\"xxx.xxx.xxx.xxx\",\"x\":\"\ud800\"}""#.to_owned())
+        );
+    }
+
+    #[test]
+    fn a_rule_written_for_the_decoded_text_is_told_apart() {
+        let rule = |pattern: &str| SerializedRule::new(Regex::new(pattern).unwrap(), "").unwrap();
+        assert!(rule(r#""password":"[^"]*""#).has_bare_quote());
+        assert!(!rule(r#"\\"password\\":\\"[^\\]*\\""#).has_bare_quote());
+        assert!(!rule(r"AROA[A-Z0-9]+").has_bare_quote());
     }
 
     #[test]
@@ -483,7 +594,19 @@ mod tests {
         assert_eq!(translate(r"a\nb\\c\&d").unwrap(), "a\nb\\c\\&d");
         assert_eq!(translate("$5 and $name").unwrap(), "$$5 and $$name");
         assert_eq!(translate(r"\0").unwrap(), "\0");
-        for bad in [r"\5", r"\g<nope>", r"\g<9>", r"\q", "end\\", r"\gx"] {
+        // Python reads three octal digits as a character, two digits as a group.
+        assert_eq!(translate(r"\101-\1").unwrap(), "A-${1}");
+        for bad in [
+            r"\5",
+            r"\g<nope>",
+            r"\g<9>",
+            r"\q",
+            "end\\",
+            r"\gx",
+            r"\g<1",
+            r"\400",
+            r"\128",
+        ] {
             assert!(translate(bad).is_err(), "{bad}");
         }
         let rule = SerializedRule::new(pattern, r"\1.\2.x.x").unwrap();

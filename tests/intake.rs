@@ -207,6 +207,47 @@ async fn the_forwarders_recorded_cloudwatch_request_is_matched() {
     );
 }
 
+/// Issue 12: the intake's client goes through the proxy with the proxy's
+/// credentials (percent-encoded in the URL, sent as `Proxy-Authorization`),
+/// and straight to the hosts `NO_PROXY` names.
+#[tokio::test]
+async fn the_intake_is_reached_through_the_proxy_unless_no_proxy_names_it() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let proxy = support::proxy::ForwardProxy::start().await;
+    let with_credentials = proxy.url().replace("http://", "http://eaf:p%40ss@");
+    let cfg = config(
+        &intake,
+        &[
+            ("HTTP_PROXY", with_credentials.as_str()),
+            ("HTTPS_PROXY", with_credentials.as_str()),
+        ],
+    );
+    forwarder(&cfg)
+        .handle(&event(audit_event(&messages(2))), &invocation())
+        .await
+        .unwrap();
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path, "/api/v2/logs");
+    // Basic base64("eaf:p@ss").
+    assert_eq!(seen[0].authorization.as_deref(), Some("Basic ZWFmOnBAc3M="));
+    assert_eq!(intake.accepted_logs().len(), 2);
+
+    let cfg = config(
+        &intake,
+        &[
+            ("HTTP_PROXY", with_credentials.as_str()),
+            ("NO_PROXY", "localhost,127.0.0.1"),
+        ],
+    );
+    forwarder(&cfg)
+        .handle(&event(audit_event(&messages(2))), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(proxy.seen().len(), 1, "NO_PROXY: straight to the intake");
+    assert_eq!(intake.accepted_logs().len(), 4);
+}
+
 /// Issue 12 (d): `DD_ENRICH_S3_TAGS` and `DD_ENRICH_CLOUDWATCH_TAGS` set
 /// the `DD-STORAGE-TAG` header as the Datadog Forwarder does.
 #[tokio::test]

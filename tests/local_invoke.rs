@@ -195,6 +195,30 @@ fn bad_configuration_fails_start_up_naming_the_variable() {
     }
 }
 
+/// A `DD_SCRUBBING_RULE` written for the decoded text (as the project's
+/// earlier versions took it) is valid, but matches nothing in the middle
+/// of a message now: start-up says so, naming the variable.
+#[test]
+fn a_scrubbing_rule_written_for_the_decoded_text_is_warned_about() {
+    let out = run(
+        &[("DD_SCRUBBING_RULE", r#""password":"[^"]*""#)],
+        &["invoke", &sample("eks-audit.json")],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().any(|l| l.contains("\"WARN\"")
+            && l.contains("DD_SCRUBBING_RULE")
+            && l.contains("serialised log")),
+        "{stderr}"
+    );
+    let quiet = run(
+        &[("DD_SCRUBBING_RULE", r#"\\"password\\":\\"[^\\]*\\""#)],
+        &["invoke", &sample("eks-audit.json")],
+    );
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("DD_SCRUBBING_RULE"));
+}
+
 #[test]
 fn unusable_files_fail_the_run_and_say_which() {
     let dir = tempfile::tempdir().unwrap();

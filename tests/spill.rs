@@ -196,8 +196,8 @@ async fn intake_down_keeps_everything_in_s3_and_the_next_invocations_replay_it()
     assert!(stderr.contains("undelivered logs kept in S3"));
 }
 
-/// Issue 12: behind an egress proxy (`HTTP_PROXY`, as the template's
-/// `DdHttpProxyURL` sets it), the intake's requests and the AWS SDK's (the
+/// Issue 12: behind an egress proxy (`HTTPS_PROXY` and `HTTP_PROXY`, as the
+/// template's `DdHttpProxyURL` sets them), the intake's requests and the AWS SDK's (the
 /// spill to S3 and its replay) all go through the proxy; and the Datadog
 /// Forwarder's replay event, `{"retry": true}`, replays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,6 +208,8 @@ async fn through_a_proxy_the_intake_and_s3_are_both_reached_by_way_of_it() {
     let proxy = ForwardProxy::start().await;
     let mut runtime = RuntimeApi::start().await;
     let mut vars = spill_vars(&intake, &moto);
+    // Both, as the template's DdHttpProxyURL sets them.
+    vars.push(("HTTPS_PROXY", proxy.url()));
     vars.push(("HTTP_PROXY", proxy.url()));
     let process = start(&runtime, &vars);
 

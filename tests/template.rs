@@ -329,6 +329,91 @@ fn zip_entry(zip: &Path, scratch: &Path, name: &str) -> (u32, Vec<u8>) {
     )
 }
 
+/// Without `--bootstrap`, `scripts/package` builds each architecture with
+/// cargo-lambda, into a directory of its own, and the repository's address
+/// reaches the application metadata. A stand-in `cargo` records what it
+/// was asked and writes what cargo-lambda would.
+#[test]
+fn package_builds_each_architecture_with_cargo_lambda() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = dir.path().join("calls");
+    let arm = elf_stub(dir.path(), "arm", AARCH64);
+    let x86 = elf_stub(dir.path(), "x86", X86_64);
+    let fake_cargo = format!(
+        "#!/bin/sh\n\
+         echo \"$*\" >> '{calls}'\n\
+         out=''; arch=''; prev=''\n\
+         for a in \"$@\"; do\n\
+           [ \"$prev\" = --lambda-dir ] && out=$a\n\
+           [ \"$a\" = --arm64 ] && arch='{arm}'\n\
+           [ \"$a\" = --x86-64 ] && arch='{x86}'\n\
+           prev=$a\n\
+         done\n\
+         mkdir -p \"$out/eks-audit-forwarder\" && cp \"$arch\" \"$out/eks-audit-forwarder/bootstrap\"\n",
+        calls = calls.display(),
+        arm = arm.display(),
+        x86 = x86.display(),
+    );
+    for (name, script) in [
+        ("cargo", fake_cargo.as_str()),
+        ("cargo-lambda", "#!/bin/sh\n"),
+    ] {
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), path_without_cargo());
+    let out = dir.path().join("dist");
+    let build_dir = dir.path().join("build");
+    let (status, text) = output(
+        Command::new(support::repo_root().join("scripts/package"))
+            .arg("--out")
+            .arg(&out)
+            .arg("--build-dir")
+            .arg(&build_dir)
+            .args([
+                "--source-url",
+                "https://github.com/example/eks-audit-forwarder",
+            ])
+            .env("PATH", path)
+            .current_dir(support::repo_root()),
+    );
+    assert!(status.status.success(), "scripts/package failed:\n{text}");
+    let calls = std::fs::read_to_string(calls).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    for (line, (flag, arch)) in lines
+        .iter()
+        .zip([("--arm64", "arm64"), ("--x86-64", "x86_64")])
+    {
+        assert_eq!(
+            *line,
+            format!(
+                "lambda build --release --locked {flag} --bin eks-audit-forwarder --lambda-dir {}",
+                build_dir.join(arch).display()
+            )
+        );
+    }
+    assert_eq!(lines.len(), 2, "{calls}");
+    let version = env!("CARGO_PKG_VERSION");
+    for (arch, stub) in [("arm64", &arm), ("x86_64", &x86)] {
+        let zip = out.join(format!("eks-audit-forwarder-{version}-{arch}.zip"));
+        assert_eq!(
+            zip_entry(&zip, dir.path(), "bootstrap").1,
+            std::fs::read(stub).unwrap()
+        );
+        let template = out.join(format!("eks-audit-forwarder-{version}-{arch}.yaml"));
+        let yaml = std::fs::read_to_string(&template).unwrap();
+        assert!(
+            yaml.contains("    SourceCodeUrl: https://github.com/example/eks-audit-forwarder\n")
+        );
+        let (check, text) = template_check(&["--packaged".as_ref(), template.as_os_str()]);
+        assert!(check.status.success(), "{}:\n{text}", template.display());
+    }
+}
+
 /// A binary built for one architecture is never packaged as the other: it
 /// would fail at the first invocation with an exec format error.
 #[test]

@@ -100,15 +100,20 @@ EVERYTHING = {
     "DdNoProxy": ".amazonaws.com",
     "DdForwarderExistingBucketName": "kept-logs",
 }
+# Everything on, with the bucket the stack creates.
+EVERYTHING_CREATED_BUCKET = {k: v for k, v in EVERYTHING.items() if k != "DdForwarderExistingBucketName"}
 KEY_ROUTES = [
     {"DdApiKey": "0123456789abcdef0123456789abcdef"},
     {"DdApiKeySecretArn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:dd-AbCdEf"},
     {"DdApiKeySsmParameterName": "/datadog/api-key"},
+    {"DdApiKeySsmParameterName": "datadog-api-key"},
+    {"DdApiKeySsmParameterName": "arn:aws:ssm:eu-west-1:111122223333:parameter/datadog/api-key"},
 ]
+OPTIONS = {"none": {}, "all": EVERYTHING, "all, created bucket": EVERYTHING_CREATED_BUCKET}
 SCENARIOS = [
-    {"ClusterName": "prod", "Trigger": trigger, "S3SourceBucketName": bucket, **route, **extra, "_options": "all" if extra else "none"}
-    for (trigger, bucket, extra), route in zip(
-        product(("Subscription", "KinesisNewStream", "KinesisExistingStream"), ("", "demo-eks-audit-archive"), ({}, EVERYTHING)),
+    {"ClusterName": "prod", "Trigger": trigger, "S3SourceBucketName": bucket, **route, **OPTIONS[options], "_options": options}
+    for (trigger, bucket, options), route in zip(
+        product(("Subscription", "KinesisNewStream", "KinesisExistingStream"), ("", "demo-eks-audit-archive"), OPTIONS),
         KEY_ROUTES * 4,
     )
 ]
@@ -437,24 +442,20 @@ def check_scenario(template: dict, params: dict[str, str], expect) -> None:
     routes = [v for v in ("DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_API_KEY") if v in variables]
     expect(len(routes) == 1 and "DD_API_KEY" not in routes, f"[{where}] one key route, never the key itself: {routes}")
     if "DD_API_KEY_SSM_NAME" in variables:
-        expect(
-            grants(statements, "ssm:GetParameter", lambda r: ":parameter" in sub_text(r)),
-            f"[{where}] the role must grant ssm:GetParameter on the key's parameter",
-        )
         name = params["DdApiKeySsmParameterName"]
-        arn = f"arn:aws:ssm:eu-west-1:111122223333:parameter/{name.lstrip('/')}"
-        texts = [sub_text(r) for r in granted_resources(statements, "ssm:GetParameter")]
+        arn = name if name.startswith("arn:") else f"arn:aws:ssm:eu-west-1:111122223333:parameter/{name.lstrip('/')}"
         built = [
-            t.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-west-1")
+            name if r == {"Ref": "DdApiKeySsmParameterName"}
+            else sub_text(r).replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-west-1")
             .replace("${AWS::AccountId}", "111122223333").replace("${DdApiKeySsmParameterName}", name)
-            for t in texts
+            for r in granted_resources(statements, "ssm:GetParameter")
         ]
-        expect(built == [arn], f"[{where}] the parameter's ARN must be {arn}, not {built}")
+        expect(built == [arn], f"[{where}] ssm:GetParameter must be on the parameter's ARN {arn}, not {built}")
     else:
-        expect(
-            grants(statements, "secretsmanager:GetSecretValue", lambda r: r != "*"),
-            f"[{where}] the role must grant secretsmanager:GetSecretValue on the key's secret",
-        )
+        secrets = granted_resources(statements, "secretsmanager:GetSecretValue")
+        wanted = [{"Ref": "ApiKeySecret"}] if params.get("DdApiKey") else [{"Fn::Sub": "${DdApiKeySecretArn}*"}]
+        # `*`: GetSecretValue takes an ARN without the random suffix too.
+        expect(secrets == wanted, f"[{where}] secretsmanager:GetSecretValue must be on {wanted}, not {secrets}")
 
     fetch = params.get("DdFetchLogGroupTags") == "true"
     expect(
@@ -490,6 +491,16 @@ def check_scenario(template: dict, params: dict[str, str], expect) -> None:
     granted = granted_resources(statements, "kms:Decrypt")
     got = sorted(r["Ref"] if isinstance(r, dict) and set(r) == {"Ref"} else repr(r) for r in granted)
     expect(got == wanted, f"[{where}] kms:Decrypt must be on exactly the keys given ({wanted}), not {got}")
+    # Writing to a bucket encrypted with a customer managed key.
+    encrypt = granted_resources(statements, "kms:GenerateDataKey")
+    wanted = [{"Ref": "FailedEventsKmsKeyArn"}] if params.get("FailedEventsKmsKeyArn") else []
+    expect(encrypt == wanted, f"[{where}] kms:GenerateDataKey must be on {wanted}, not {encrypt}")
+    if "FailedEventsBucket" in resources and params.get("FailedEventsKmsKeyArn"):
+        sse = resources["FailedEventsBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        expect(
+            sse[0].get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID") == {"Ref": "FailedEventsKmsKeyArn"},
+            f"[{where}] the created bucket must be encrypted with FailedEventsKmsKeyArn",
+        )
 
     # The bucket, when the stack makes it: kept, TLS only.
     if "FailedEventsBucket" in resources:

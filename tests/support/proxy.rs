@@ -23,6 +23,8 @@ pub struct ProxiedRequest {
     /// `host:port` of the destination.
     pub authority: String,
     pub path: String,
+    /// The `Proxy-Authorization` header the client sent, if any.
+    pub authorization: Option<String>,
 }
 
 pub struct ForwardProxy {
@@ -93,6 +95,11 @@ async fn relay(
         method: req.method().to_string(),
         authority: authority.clone(),
         path: path.clone(),
+        authorization: req
+            .headers()
+            .get("proxy-authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     });
     let Ok(upstream) = TcpStream::connect(&authority).await else {
         return Ok(refuse(StatusCode::BAD_GATEWAY));
