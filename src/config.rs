@@ -605,45 +605,68 @@ fn is_host_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
-/// `DD_URL` is either a full URL (`http://127.0.0.1:8080`) or, as in the
-/// Datadog Forwarder, a bare host combined with `DD_PORT` and `DD_NO_SSL`.
-/// Plain `http` needs `DD_NO_SSL=true` either way: the API key travels in a
-/// header, and sending it in clear text must be a deliberate choice.
-fn intake_base_from_url(url: String, port: u16, no_ssl: bool) -> Result<String, ConfigError> {
-    const ACCEPTS: &str =
-        "an https:// or http:// URL, or a bare host name (with DD_PORT and DD_NO_SSL)";
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let host = rest.split(['/', ':']).next().unwrap_or("");
-        if !is_host_name(host) || rest.contains(char::is_whitespace) {
-            return Err(ConfigError::Invalid {
-                variable: "DD_URL",
-                value: url,
-                accepts: ACCEPTS,
-            });
-        }
-        match scheme.to_ascii_lowercase().as_str() {
-            "https" => Ok(url),
-            "http" if no_ssl => Ok(url),
-            "http" => Err(ConfigError::Rejected {
+/// `DD_URL` is either a full URL (`http://127.0.0.1:8080`, `https://[::1]:8443`,
+/// `https://proxy.example.com/datadog`) or, as in the Datadog Forwarder, a
+/// bare host combined with `DD_PORT` and `DD_NO_SSL`. A full URL's path is
+/// kept as a prefix of `/api/v2/logs`. It is parsed with the `url` crate (the
+/// WHATWG rules reqwest itself uses), so whatever passes here is the URL the
+/// client posts to. Plain `http` needs `DD_NO_SSL=true` either way: the API
+/// key travels in a header, and sending it in clear text must be a
+/// deliberate choice.
+fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String, ConfigError> {
+    const ACCEPTS: &str = "an https:// or http:// URL with a host, an optional port from 1 to 65535 and path, and no query, fragment or user name; or a bare host name (with DD_PORT and DD_NO_SSL)";
+    let invalid = |value: String| ConfigError::Invalid {
+        variable: "DD_URL",
+        value,
+        accepts: ACCEPTS,
+    };
+    let full = value.contains("://");
+    let text = if full {
+        value.clone()
+    } else {
+        let scheme = if no_ssl { "http" } else { "https" };
+        format!("{scheme}://{value}")
+    };
+    // WHATWG parsing forgives `https:///host`; a value that needs
+    // forgiving is more likely a mistake than meant.
+    let after_scheme = text.split_once("://").map_or("", |(_, rest)| rest);
+    if text.contains(|c: char| c.is_whitespace() || c.is_control()) || after_scheme.starts_with('/')
+    {
+        return Err(invalid(value));
+    }
+    let Ok(mut url) = url::Url::parse(&text) else {
+        return Err(invalid(value));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: the value holds a credential.
+        return Err(ConfigError::Rejected {
+            variable: "DD_URL",
+            reason: "it carries a user name or password; the intake takes the API key in a header (DD_API_KEY), and a proxy's credentials go in DD_HTTP_PROXY",
+        });
+    }
+    let well_formed = url.host_str().is_some_and(|h| !h.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        // A bare host is only a host: its port is DD_PORT's.
+        && (full || (url.path() == "/" && url.port().is_none() && !text.ends_with('/')));
+    if !well_formed {
+        return Err(invalid(value));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if no_ssl => {}
+        "http" => {
+            return Err(ConfigError::Rejected {
                 variable: "DD_URL",
                 reason: "it uses http://, which sends the API key unencrypted; set DD_NO_SSL=true to allow it",
-            }),
-            _ => Err(ConfigError::Invalid {
-                variable: "DD_URL",
-                value: url,
-                accepts: ACCEPTS,
-            }),
+            });
         }
-    } else if is_host_name(&url) {
-        let scheme = if no_ssl { "http" } else { "https" };
-        Ok(format!("{scheme}://{url}:{port}"))
-    } else {
-        Err(ConfigError::Invalid {
-            variable: "DD_URL",
-            value: url,
-            accepts: ACCEPTS,
-        })
+        _ => return Err(invalid(value)),
     }
+    if !full && url.set_port(Some(port)).is_err() {
+        return Err(invalid(value));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -707,6 +730,53 @@ mod tests {
         );
     }
 
+    /// Regression: `DD_URL` was split by hand, so ports out of range and
+    /// query strings passed start-up and an IPv6 literal was refused.
+    #[test]
+    fn dd_url_is_parsed_as_a_url() {
+        let url = |v: &str| {
+            parse(&[("DD_URL", v), ("DD_NO_SSL", "true")])
+                .map(|c| c.intake_url)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            url("https://[::1]:8443").unwrap(),
+            "https://[::1]:8443/api/v2/logs"
+        );
+        assert_eq!(
+            url("HTTPS://Intake.Example.com:443/").unwrap(),
+            "https://intake.example.com/api/v2/logs"
+        );
+        assert_eq!(
+            url("https://proxy.example.com/datadog/").unwrap(),
+            "https://proxy.example.com/datadog/api/v2/logs",
+            "a path is a prefix"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:65535").unwrap(),
+            "http://127.0.0.1:65535/api/v2/logs"
+        );
+        assert_eq!(url("10.0.0.7").unwrap(), "http://10.0.0.7:443/api/v2/logs");
+        for bad in [
+            "https://127.0.0.1:99999",
+            "https://host:notaport",
+            "https://host:0x50",
+            "https://h/p?x=1",
+            "https://h/p?",
+            "https://h#f",
+            "https://",
+            "https://[::1",
+            "h:8443",
+            "h/",
+        ] {
+            let err = url(bad).expect_err(bad);
+            assert!(err.starts_with("DD_URL="), "{bad}: {err}");
+        }
+        let err = url("https://user:hunter2@h").unwrap_err();
+        assert!(err.contains("user name or password"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
     #[test]
     fn plain_http_needs_no_ssl() {
         let err = parse(&[("DD_URL", "http://127.0.0.1:9000")]).unwrap_err();
@@ -733,6 +803,14 @@ mod tests {
             ("DD_LOG_LEVEL", "loud", "error, warn, info, debug"),
             ("DD_SITE", "datadog hq", "Datadog site"),
             ("DD_URL", "ftp://x", "https://"),
+            ("DD_URL", "https://127.0.0.1:99999", "port from 1 to 65535"),
+            ("DD_URL", "https://host:notaport", "port from 1 to 65535"),
+            ("DD_URL", "https://h/p?x=1", "no query"),
+            ("DD_URL", "https://h/p#top", "no query, fragment"),
+            ("DD_URL", "https:///api", "with a host"),
+            ("DD_URL", "https://h/a b", "https://"),
+            ("DD_URL", "intake.example.com:8443", "bare host name"),
+            ("DD_URL", "intake.example.com/path", "bare host name"),
             ("DD_MAX_DECOMPRESSED_BYTES", "lots", "number of bytes"),
             ("DD_STORE_FAILED_EVENTS", "y", "true or false"),
             ("DD_REQUEST_TIMEOUT_SECONDS", "0", "0.1 to 900"),

@@ -126,28 +126,44 @@ pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeEr
     Ok(doc)
 }
 
-/// serde_json's message without any quoted value from the input (an
-/// "invalid type: string \"...\"" error would otherwise echo log content).
+/// serde_json's message without any value from the input. serde quotes a
+/// string it did not expect in `"..."` and a number, boolean or character
+/// in backticks (`invalid type: floating point \`4111111111111111.0\``); both
+/// are log content, so every quoted span before `, expected` is masked. The
+/// `expected` part and `missing field` / `duplicate field` name fields of
+/// our own types and are kept.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
+    let (head, tail) = if text.starts_with("missing field") || text.starts_with("duplicate field") {
+        ("", text.as_str())
+    } else {
+        match text.find(", expected") {
+            Some(at) => text.split_at(at),
+            None => (text.as_str(), ""),
+        }
+    };
     let mut out = String::with_capacity(text.len());
-    let mut in_quote = false;
-    for c in text.chars() {
-        match (c, in_quote) {
-            ('"', false) => {
-                in_quote = true;
-                out.push_str("\"…");
+    let mut open: Option<char> = None;
+    for c in head.chars() {
+        match (c, open) {
+            ('"' | '`', None) => {
+                open = Some(c);
+                out.push(c);
+                out.push('…');
             }
-            ('"', true) => {
-                in_quote = false;
-                out.push('"');
+            (c, Some(q)) if c == q => {
+                open = None;
+                out.push(c);
             }
-            (_, true) => {}
-            (c, false) => out.push(c),
+            (_, Some(_)) => {}
+            (c, None) => out.push(c),
         }
     }
-    if in_quote {
-        out.push('"');
+    match open {
+        // An unterminated span hides the rest, tail included: it may be
+        // the value's.
+        Some(q) => out.push(q),
+        None => out.push_str(tail),
     }
     out
 }
@@ -250,5 +266,39 @@ mod tests {
             4096
         );
         assert!(decompress_payload(&b64(&gzip(&body)), 4095).is_err());
+    }
+
+    proptest::proptest! {
+        /// Regression: "invalid type: floating point `4111111111111111.0`"
+        /// reached the invocation's errorMessage. No value of the payload,
+        /// of any type, in any field, shows in the error.
+        #[test]
+        fn document_errors_never_quote_a_value(
+            field in proptest::sample::select(vec!["messageType", "owner", "logGroup", "logStream", "subscriptionFilters", "logEvents", "id", "timestamp"]),
+            kind in 0..5u8,
+            digits in 10_000_000u64..u64::MAX,
+            word in "[A-Za-z][A-Za-z0-9]{7,20}",
+        ) {
+            let value = match kind {
+                0 => format!("{digits}"),
+                1 => format!("{digits}.5"),
+                2 => format!("-{digits}"),
+                3 => format!("\"{word}\""),
+                _ => format!("[\"{word}\", {digits}]"),
+            };
+            let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&value).unwrap();
+            if matches!(field, "id" | "timestamp") {
+                doc["logEvents"][0][field] = v;
+            } else {
+                doc[field] = v;
+            }
+            let bytes = serde_json::to_vec(&doc).unwrap();
+            if let Err(e) = parse_document(&bytes) {
+                let msg = e.to_string();
+                proptest::prop_assert!(!msg.contains(&digits.to_string()), "{}", msg);
+                proptest::prop_assert!(!msg.contains(&word), "{}", msg);
+            }
+        }
     }
 }

@@ -68,6 +68,12 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 /// (dead letters). The answer can echo the payload, so it is never logged.
 pub const MAX_INTAKE_ANSWER_BYTES: usize = 512;
 
+/// Most bytes of any intake response body read. Datadog answers `{}` on 202
+/// and a short `{"errors":[...]}` otherwise; the rest of a longer body is
+/// not read (the connection is closed instead of reused), so an endpoint
+/// that streams an endless answer costs 8 KiB, not the function's memory.
+pub const MAX_INTAKE_RESPONSE_BYTES: usize = 8 * 1024;
+
 /// Largest `Retry-After` taken at its word. A larger value (or an absurd
 /// one) is capped: the deadline ends retries long before anyway.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
@@ -81,9 +87,20 @@ pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
 /// Largest retry delay ceiling (full jitter picks a delay in `[0, ceiling]`).
 pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(8);
 
-/// Most attempts for one batch (the first try included). The deadline usually
-/// ends retries first; this bounds the load on an intake that is down.
-pub const RETRY_MAX_ATTEMPTS: u32 = 8;
+/// Least time an attempt must have before the retry stop to be worth
+/// making: a connection set-up and a body upload from inside AWS take well
+/// under this. Retries go on, with capped backoff, for as long as the time
+/// left allows the next delay plus this; the deadline ends them, not a count
+/// (an intake down for minutes must not fail an invocation after seconds).
+pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(1_000);
+
+/// Most requests spent on the halves of one batch split after a 400 or a
+/// 413. Isolating one bad log in a full 1,000-log batch takes 2 x 10
+/// requests; this isolates two. Past it, a half answered 400 or 413 is kept
+/// whole with the answer (a dead letter), so an intake that refuses
+/// everything (an encoding it does not take, say) costs tens of requests
+/// per batch, not two per log.
+pub const MAX_ISOLATION_REQUESTS: u32 = 40;
 
 /// Most characters of an invocation's `errorMessage`: Lambda keeps it in its
 /// logs and on-failure records, and it must never carry the payload.

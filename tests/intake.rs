@@ -36,7 +36,7 @@ fn fast_options(config: &Config) -> ShipOptions {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(20),
-            max_attempts: 8,
+            min_attempt_time: Duration::ZERO,
             jitter: false,
         },
         request_timeout: Duration::from_millis(1_500),
@@ -362,13 +362,22 @@ async fn retries_server_errors_resets_and_slow_answers() {
     assert_eq!(intake.accepted_logs().len(), 4);
 }
 
+/// Retries end at the deadline, not after a count: an intake down for the
+/// whole invocation is retried until the last attempt that fits, then the
+/// invocation fails (no bucket), in time.
 #[tokio::test]
-async fn exhausted_retries_fail_the_invocation() {
+async fn retries_end_at_the_deadline_and_fail_the_invocation() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
-    intake.push_faults(std::iter::repeat_n(Fault::Status(503), 10));
+    intake.set_down(Some(Fault::Status(503)));
     let cfg = config(&intake, &[]);
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_secs(2);
+    let inv = Invocation {
+        deadline,
+        ..invocation()
+    };
     let err = forwarder(&cfg)
-        .handle(&event(audit_event(&messages(3))), &invocation())
+        .handle(&event(audit_event(&messages(3))), &inv)
         .await
         .unwrap_err();
     let msg = err.error_message();
@@ -376,8 +385,49 @@ async fn exhausted_retries_fail_the_invocation() {
         matches!(&err, ForwardError::Undelivered { total: 3, failures } if failures.failed == 3 && failures.exhausted == 3),
         "{msg}"
     );
-    assert!(msg.contains("last: HTTP 503, 8 attempts"), "{msg}");
-    assert_eq!(intake.requests().len(), 8);
+    let requests = intake.requests().len();
+    // 5-20 ms apart for 1.8 s: far more than the old count of 8.
+    assert!(requests > 20, "{requests} requests");
+    assert!(
+        msg.contains(&format!("last: HTTP 503, {requests} attempts")),
+        "{msg}"
+    );
+    assert!(tokio::time::Instant::now() < deadline);
+}
+
+/// Regression: the error counted only the failing group of batches ("2000
+/// of 2000" for a 2,500-event payload).
+#[tokio::test]
+async fn undelivered_counts_add_up_across_batch_groups() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[]);
+    let short = || Invocation {
+        deadline: tokio::time::Instant::now() + Duration::from_millis(1_500),
+        ..invocation()
+    };
+    let payload = event(audit_event(&messages(2_500)));
+    intake.set_down(Some(Fault::Status(503)));
+    let err = forwarder(&cfg)
+        .handle(&payload, &short())
+        .await
+        .unwrap_err();
+    let msg = err.error_message();
+    assert!(
+        msg.starts_with("2500 of 2500 logs were not delivered: 2500 still failing"),
+        "{msg}"
+    );
+    // The first group (two full batches) goes through; the last 500 do not.
+    intake.push_faults([Fault::Delay(Duration::ZERO), Fault::Delay(Duration::ZERO)]);
+    let err = forwarder(&cfg)
+        .handle(&payload, &short())
+        .await
+        .unwrap_err();
+    let msg = err.error_message();
+    assert!(
+        msg.starts_with("500 of 2500 logs were not delivered"),
+        "{msg}"
+    );
+    assert_eq!(intake.accepted_count(), 2_000);
 }
 
 #[tokio::test]

@@ -51,6 +51,7 @@ pub enum ForwardError {
     Unfittable(#[from] UnfittableLog),
     #[error("writing the dry-run output failed: {0}")]
     DryRunOutput(std::io::Error),
+    /// `total` counts the logs handed to the shipper up to this failure.
     #[error("{} of {total} logs were neither delivered ({failures}) nor kept: {source}", failures.failed)]
     NotKept {
         total: usize,
@@ -362,7 +363,7 @@ impl Forwarder {
         // Full batches go out while the rest are built, so a large document
         // costs its own bytes and a few request bodies, not twice its size.
         let mut outbox = self.outbox();
-        let mut all_delivered = true;
+        let mut tally = ShipTally::default();
         for event in &doc.log_events {
             outbox.push(
                 &shape,
@@ -372,11 +373,13 @@ impl Forwarder {
                 summary,
             )?;
             if outbox.full_batches() >= limits::BATCHES_IN_FLIGHT {
-                all_delivered &= self.ship(outbox.take_full(), invocation, summary).await?;
+                self.ship(outbox.take_full(), invocation, summary, &mut tally)
+                    .await?;
             }
         }
-        all_delivered &= self.ship(outbox.finish(), invocation, summary).await?;
-        Ok(all_delivered)
+        self.ship(outbox.finish(), invocation, summary, &mut tally)
+            .await?;
+        tally.finish()
     }
 
     /// An empty outbox with this forwarder's limits and rules.
@@ -404,25 +407,28 @@ impl Forwarder {
     }
 
     /// Sends `batches` (or writes them, in a dry run), keeping what the
-    /// intake would not take in S3. `Ok(true)` when every log was delivered,
-    /// `Ok(false)` when some were kept instead; an error when some were
-    /// neither.
+    /// intake would not take in S3, and adds the outcome to `tally`. Without
+    /// a bucket, what failed is only noted: the caller ships its other
+    /// groups and fails the invocation at the end, with counts of the whole.
+    /// An error when logs were neither delivered nor kept.
     async fn ship(
         &self,
         batches: Vec<IntakeBatch>,
         invocation: &Invocation,
         summary: &mut InvocationSummary,
-    ) -> Result<bool, ForwardError> {
+        tally: &mut ShipTally,
+    ) -> Result<(), ForwardError> {
         if batches.is_empty() {
-            return Ok(true);
+            return Ok(());
         }
         summary.batches += batches.len();
         let total: usize = batches.iter().map(IntakeBatch::len).sum();
+        tally.total += total;
         let shipper = match &self.destination {
             Destination::DryRun(out) => {
                 write_dry_run(out, &batches).map_err(ForwardError::DryRunOutput)?;
                 summary.logs_forwarded += total;
-                return Ok(true);
+                return Ok(());
             }
             Destination::Intake(shipper) => shipper,
         };
@@ -431,11 +437,12 @@ impl Forwarder {
             .await;
         record_delivery(summary, &report);
         let Some(failures) = report.failures() else {
-            return Ok(true);
+            return Ok(());
         };
         log_failures(&invocation.request_id, &failures);
         let Some(store) = &self.spill else {
-            return Err(ForwardError::Undelivered { total, failures });
+            tally.undelivered(failures);
+            return Ok(());
         };
         let write_deadline = spill_write_deadline(invocation);
         match keep_failed(
@@ -447,9 +454,12 @@ impl Forwarder {
         )
         .await
         {
-            Ok(()) => Ok(false),
+            Ok(()) => {
+                tally.kept = true;
+                Ok(())
+            }
             Err(source) => Err(ForwardError::NotKept {
-                total,
+                total: tally.total,
                 failures,
                 source,
             }),
@@ -487,6 +497,39 @@ impl Forwarder {
             summary,
         )
         .await;
+    }
+}
+
+/// What the groups of batches of one document or object came to, added up,
+/// so an invocation's error counts every log it had, not the last group's.
+#[derive(Debug, Default)]
+struct ShipTally {
+    /// Logs handed to the shipper.
+    total: usize,
+    /// Some were kept in S3 instead of delivered.
+    kept: bool,
+    /// Without a bucket: what was not delivered.
+    failures: Option<DeliveryFailures>,
+}
+
+impl ShipTally {
+    fn undelivered(&mut self, failures: DeliveryFailures) {
+        match &mut self.failures {
+            Some(all) => all.merge(failures),
+            None => self.failures = Some(failures),
+        }
+    }
+
+    /// `Ok(true)` when every log was delivered, `Ok(false)` when some were
+    /// kept in S3 instead, an error when some were neither.
+    fn finish(self) -> Result<bool, ForwardError> {
+        match self.failures {
+            Some(failures) => Err(ForwardError::Undelivered {
+                total: self.total,
+                failures,
+            }),
+            None => Ok(!self.kept),
+        }
     }
 }
 

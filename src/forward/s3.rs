@@ -98,7 +98,7 @@ impl Forwarder {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let mut outbox = self.outbox();
-        let mut kept_some = false;
+        let mut tally = super::ShipTally::default();
         while let Some((offset, value)) = reader.next_value().await? {
             let text = std::str::from_utf8(value)
                 .map_err(|_| value_error(offset, "it is not UTF-8".to_owned()))?;
@@ -141,10 +141,13 @@ impl Forwarder {
                 outbox.push(&lines_shape, event, &message, invocation, summary)?;
             }
             if outbox.full_batches() >= limits::BATCHES_IN_FLIGHT {
-                kept_some |= !self.ship(outbox.take_full(), invocation, summary).await?;
+                self.ship(outbox.take_full(), invocation, summary, &mut tally)
+                    .await?;
             }
         }
-        kept_some |= !self.ship(outbox.finish(), invocation, summary).await?;
+        self.ship(outbox.finish(), invocation, summary, &mut tally)
+            .await?;
+        let kept_some = !tally.finish()?;
         tracing::info!(
             request_id = %invocation.request_id,
             bucket,

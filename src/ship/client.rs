@@ -195,9 +195,9 @@ impl Transport for IntakeClient {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        // Only rejected logs need the answer; skip reading it otherwise, but
-        // drain it so the connection can be reused.
-        let answer = match response.bytes().await {
+        // Only rejected logs need the answer. The body is read up to a small
+        // cap whatever the status: an endless answer must not fill memory.
+        let answer = match read_capped(response, limits::MAX_INTAKE_RESPONSE_BYTES).await {
             Ok(b) if status == 400 => {
                 String::from_utf8_lossy(&b[..b.len().min(limits::MAX_INTAKE_ANSWER_BYTES)])
                     .into_owned()
@@ -220,6 +220,22 @@ impl Transport for IntakeClient {
             answer,
         }
     }
+}
+
+/// The first `cap` bytes of a response body. The rest is never read: the
+/// response is dropped, which closes its connection rather than draining it.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> reqwest::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while body.len() < cap {
+        match response.chunk().await? {
+            Some(chunk) => {
+                let take = chunk.len().min(cap - body.len());
+                body.extend_from_slice(&chunk[..take]);
+            }
+            None => break,
+        }
+    }
+    Ok(body)
 }
 
 fn transport_failure(e: &reqwest::Error) -> TransportFailure {

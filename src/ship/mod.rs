@@ -30,16 +30,18 @@ pub use retry::{ResponseClass, RetryPolicy, classify_status};
 /// Why logs were not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureReason {
-    /// The intake kept failing (transport errors, 408/429/5xx) until the retry
-    /// budget or the deadline ran out. `last` is the last answer.
+    /// The intake kept failing (transport errors, 408/429/5xx) until no
+    /// attempt fit before the deadline. `last` is the last answer.
     Exhausted { attempts: u32, last: LastFailure },
     /// The intake refused the API key (401/403).
     Unauthorized { status: u16 },
-    /// The intake rejected this log as malformed (400, isolated by splitting).
+    /// The intake rejected this log as malformed (400, isolated by
+    /// splitting; a batch of several once the isolation budget is spent).
     Rejected { answer: String },
     /// Another status that retrying cannot fix (404 from a wrong `DD_URL`, say).
     Refused { status: u16 },
-    /// A single log still too large for the intake (413 on one entry).
+    /// A single log still too large for the intake (413 on one entry; a
+    /// batch of several once the isolation budget is spent).
     TooLarge,
 }
 
@@ -151,6 +153,23 @@ pub struct DeliveryFailures {
     pub refused: Option<u16>,
 }
 
+impl DeliveryFailures {
+    /// Adds another group's failures: counts and ids add up; the last
+    /// failure with the most attempts is kept.
+    pub fn merge(&mut self, other: DeliveryFailures) {
+        self.failed += other.failed;
+        self.exhausted += other.exhausted;
+        self.last = match (self.last, other.last) {
+            (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.rejected_ids.extend(other.rejected_ids);
+        self.too_large_ids.extend(other.too_large_ids);
+        self.unauthorized = self.unauthorized.or(other.unauthorized);
+        self.refused = self.refused.or(other.refused);
+    }
+}
+
 /// Most event ids quoted in a message.
 const IDS_SHOWN: usize = 3;
 
@@ -212,6 +231,8 @@ pub struct ShipOptions {
     pub max_concurrent_requests: usize,
     pub request_timeout: Duration,
     pub deadline_margin: Duration,
+    /// Requests allowed for the split halves of one batch (400/413).
+    pub isolation_requests: u32,
 }
 
 impl ShipOptions {
@@ -222,6 +243,7 @@ impl ShipOptions {
             max_concurrent_requests: limits::MAX_CONCURRENT_REQUESTS,
             request_timeout: limits::REQUEST_TIMEOUT,
             deadline_margin: limits::DEADLINE_SAFETY_MARGIN,
+            isolation_requests: limits::MAX_ISOLATION_REQUESTS,
         }
     }
 }
@@ -258,6 +280,9 @@ impl<T: Transport> Shipper<T> {
     async fn deliver_batch(&self, batch: IntakeBatch, stop_at: Instant) -> DeliveryReport {
         let mut report = DeliveryReport::default();
         let mut pending = vec![batch];
+        let mut isolation = IsolationBudget {
+            requests_left: self.options.isolation_requests,
+        };
         while let Some(mut batch) = pending.pop() {
             let body = EncodedBody::encode(&batch, self.options.encoding);
             let mut attempt = 0u32;
@@ -284,7 +309,8 @@ impl<T: Transport> Shipper<T> {
                 report.wire_bytes += body.bytes.len() as u64;
                 let timeout = self.options.request_timeout.min(stop_at - now);
                 let outcome = self.transport.post(&body, timeout).await;
-                let (last, retry_after) = match settle(batch, outcome, &mut report, &mut pending) {
+                let settled = settle(batch, outcome, &mut report, &mut pending, &mut isolation);
+                let (last, retry_after) = match settled {
                     Settled::Done => break,
                     Settled::Retry {
                         batch: again,
@@ -295,12 +321,14 @@ impl<T: Transport> Shipper<T> {
                         (last, retry_after)
                     }
                 };
+                // The deadline ends retries, not a count: another attempt
+                // is made while the delay and a useful attempt still fit.
                 let delay = self.options.retry.next_delay(attempt, retry_after);
-                let out_of_budget = attempt >= self.options.retry.max_attempts;
                 let out_of_time = Instant::now()
                     .checked_add(delay)
-                    .is_none_or(|at| at >= stop_at);
-                if out_of_budget || out_of_time {
+                    .and_then(|at| at.checked_add(self.options.retry.min_attempt_time))
+                    .is_none_or(|end| end >= stop_at);
+                if out_of_time {
                     report.failed.push(FailedBatch {
                         batch,
                         reason: FailureReason::Exhausted {
@@ -315,6 +343,22 @@ impl<T: Transport> Shipper<T> {
             }
         }
         report
+    }
+}
+
+/// Requests left for the halves of batches split after a 400 or 413.
+struct IsolationBudget {
+    requests_left: u32,
+}
+
+impl IsolationBudget {
+    /// Whether a batch may be split in two: each half costs a request.
+    fn take_split(&mut self) -> bool {
+        let ok = self.requests_left >= 2;
+        if ok {
+            self.requests_left -= 2;
+        }
+        ok
     }
 }
 
@@ -335,6 +379,7 @@ fn settle(
     outcome: AttemptOutcome,
     report: &mut DeliveryReport,
     pending: &mut Vec<IntakeBatch>,
+    isolation: &mut IsolationBudget,
 ) -> Settled {
     let (status, retry_after, answer) = match outcome {
         AttemptOutcome::Answered {
@@ -367,7 +412,9 @@ fn settle(
                 retry_after,
             };
         }
-        ResponseClass::TooLarge | ResponseClass::BadRequest if batch.len() > 1 => {
+        ResponseClass::TooLarge | ResponseClass::BadRequest
+            if batch.len() > 1 && isolation.take_split() =>
+        {
             // Halve until the offending logs stand alone; the second half is
             // pushed first so the first half goes out first.
             report.splits += 1;
@@ -376,6 +423,8 @@ fn settle(
             pending.push(first);
             return Settled::Done;
         }
+        // A single log, or a half once the isolation budget is spent: kept
+        // whole with the answer.
         ResponseClass::TooLarge => FailureReason::TooLarge,
         ResponseClass::BadRequest => FailureReason::Rejected { answer },
         ResponseClass::Unauthorized => FailureReason::Unauthorized { status },

@@ -53,13 +53,15 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(delay.min(limits::MAX_RETRY_AFTER))
 }
 
-/// Exponential backoff with full jitter, capped.
+/// Exponential backoff with full jitter, capped. There is no attempt
+/// count: the shipper retries while the time left before its stop allows
+/// the next delay plus `min_attempt_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
+    /// An attempt is made only with at least this much time left for it.
+    pub min_attempt_time: Duration,
     /// Off in tests, so delays are exact.
     pub jitter: bool,
 }
@@ -69,7 +71,7 @@ impl Default for RetryPolicy {
         Self {
             base_delay: limits::RETRY_BASE_DELAY,
             max_delay: limits::RETRY_MAX_DELAY,
-            max_attempts: limits::RETRY_MAX_ATTEMPTS,
+            min_attempt_time: limits::MIN_ATTEMPT_TIME,
             jitter: true,
         }
     }
@@ -120,7 +122,7 @@ mod tests {
         let p = RetryPolicy {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1_000),
-            max_attempts: 10,
+            min_attempt_time: Duration::ZERO,
             jitter: false,
         };
         let delays: Vec<u128> = (1..=6).map(|r| p.next_delay(r, None).as_millis()).collect();

@@ -102,12 +102,13 @@ fn options() -> ShipOptions {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1_000),
-            max_attempts: 6,
+            min_attempt_time: Duration::ZERO,
             jitter: false,
         },
         max_concurrent_requests: 1,
         request_timeout: Duration::from_secs(5),
         deadline_margin: Duration::from_secs(1),
+        isolation_requests: limits::MAX_ISOLATION_REQUESTS,
     }
 }
 
@@ -157,9 +158,7 @@ async fn transport_errors_and_every_retryable_status_are_retried() {
         n if n <= script.len() => status(script[n - 1]),
         _ => status(202),
     });
-    let mut opts = options();
-    opts.retry.max_attempts = 10;
-    let shipper = Shipper::new(t, opts);
+    let shipper = Shipper::new(t, options());
     let report = shipper.deliver(vec![batch(0..2)], far_deadline()).await;
     assert_eq!(report.delivered_logs, 2);
     assert_eq!(report.requests, 8);
@@ -189,21 +188,73 @@ async fn retries_stop_before_the_deadline_margin() {
     );
 }
 
+/// Regression: retries stopped after 8 attempts, about 14 s into a 120 s
+/// deadline, so an outage of a minute failed the invocation.
 #[tokio::test(start_paused = true)]
-async fn retries_stop_at_the_attempt_budget() {
-    let t = Scripted::new(|_, _| AttemptOutcome::Transport {
-        kind: TransportFailure::Timeout,
+async fn retries_go_on_until_the_deadline_not_for_a_count() {
+    // The production policy, jitter off: 11 failures take about 43 s.
+    let opts = ShipOptions {
+        retry: RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        },
+        ..options()
+    };
+    let t = Scripted::new(|n, _| {
+        if n < 11 {
+            AttemptOutcome::Transport {
+                kind: TransportFailure::Timeout,
+            }
+        } else {
+            status(202)
+        }
+    });
+    let shipper = Shipper::new(t, opts);
+    let start = Instant::now();
+    let report = shipper
+        .deliver(vec![batch(0..3)], start + Duration::from_secs(120))
+        .await;
+    assert_eq!(report.delivered_logs, 3);
+    assert_eq!(report.requests, 12);
+    assert!(report.failed.is_empty());
+
+    // Down for good: attempts go on until the next one would not fit
+    // before the stop (120 s - 1 s margin) with its minimum time.
+    let t = Scripted::new(|_, _| status(503));
+    let shipper = Shipper::new(t, opts);
+    let start = Instant::now();
+    let report = shipper
+        .deliver(vec![batch(0..3)], start + Duration::from_secs(120))
+        .await;
+    let times = shipper.transport.call_times_ms();
+    let last = *times.last().unwrap();
+    // 200, 400, ..., 6,400, then 8,000 per retry: the last attempt starts
+    // within one delay plus the minimum attempt time of the stop.
+    assert!(times.len() > 15, "{times:?}");
+    assert!(last + 8_000 + 1_000 >= 119_000, "{times:?}");
+    assert!(Instant::now() - start < Duration::from_secs(119));
+    let FailureReason::Exhausted { attempts, last } = &report.failed[0].reason else {
+        panic!("{:?}", report.failed[0].reason);
+    };
+    assert_eq!(*attempts as usize, times.len());
+    assert_eq!(*last, LastFailure::Status(503));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_longer_than_the_time_left_ends_retries_at_once() {
+    let t = Scripted::new(|_, _| AttemptOutcome::Answered {
+        status: 429,
+        retry_after: Some(Duration::from_secs(30)),
+        answer: String::new(),
     });
     let shipper = Shipper::new(t, options());
-    let report = shipper.deliver(vec![batch(0..1)], far_deadline()).await;
-    assert_eq!(report.requests, 6);
-    assert_eq!(
-        report.failed[0].reason,
-        FailureReason::Exhausted {
-            attempts: 6,
-            last: LastFailure::Transport(TransportFailure::Timeout)
-        }
-    );
+    let start = Instant::now();
+    let report = shipper
+        .deliver(vec![batch(0..1)], start + Duration::from_secs(20))
+        .await;
+    assert_eq!(report.requests, 1);
+    assert_eq!(Instant::now(), start);
+    assert_eq!(report.failed_logs(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -281,6 +332,56 @@ async fn bad_request_isolates_the_rejected_log_and_delivers_the_rest() {
     );
     // log2(8) rounds of halving: 1 + 2 + 2 + 2 requests.
     assert_eq!(report.requests, 7);
+}
+
+/// Regression: an intake answering 400 to everything (an encoding it does
+/// not take, say) made isolation send about two requests per log.
+#[tokio::test(start_paused = true)]
+async fn isolation_has_a_budget_when_every_log_is_rejected() {
+    let t = Scripted::new(|_, _| AttemptOutcome::Answered {
+        status: 400,
+        retry_after: None,
+        answer: "nope".into(),
+    });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..1_000)], far_deadline()).await;
+    // The budget's 40 requests, plus one try of each half still waiting
+    // when it ran out (at most one per level of halving).
+    assert!(
+        report.requests <= 1 + 40 + 10,
+        "{} requests",
+        report.requests
+    );
+    assert_eq!(report.delivered_logs, 0);
+    assert_eq!(report.failed_logs(), 1_000, "every log is accounted for");
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| matches!(f.reason, FailureReason::Rejected { .. }))
+    );
+    // Same for 413 on everything.
+    let t = Scripted::new(|_, _| status(413));
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..1_000)], far_deadline()).await;
+    assert!(report.requests <= 51, "{} requests", report.requests);
+    assert_eq!(report.failed_logs(), 1_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_still_isolates_two_bad_logs_in_a_full_batch() {
+    let t = Scripted::new(|_, ids| {
+        if ids.contains(&17) || ids.contains(&933) {
+            status(400)
+        } else {
+            status(202)
+        }
+    });
+    let shipper = Shipper::new(t, options());
+    let report = shipper.deliver(vec![batch(0..1_000)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 998);
+    let rejected: Vec<&[u8]> = report.failed.iter().flat_map(|f| f.batch.logs()).collect();
+    assert_eq!(rejected, vec![b"{\"i\":17}".as_slice(), b"{\"i\":933}"]);
 }
 
 #[tokio::test(start_paused = true)]
