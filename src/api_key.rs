@@ -29,14 +29,23 @@ pub enum ApiKeyError {
     },
 }
 
+/// The fetch at start-up, retries included, ends well inside Lambda's
+/// 10 s init phase.
+fn fetch_timeouts() -> aws_config::timeout::TimeoutConfig {
+    crate::aws::timeouts_until(tokio::time::Instant::now() + crate::limits::API_KEY_FETCH_TIMEOUT)
+}
+
 /// Fills in the key from the configured store, if any.
 pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyError> {
     match &config.api_key_store {
         None => Ok(config.api_key.clone()),
         Some(ApiKeyStore::SecretsManager { arn, region }) => {
             const VAR: &str = "DD_API_KEY_SECRET_ARN";
-            let client = aws_sdk_secretsmanager::Client::new(
-                &sdk_config(Some(region.as_str()), &config.proxy).await,
+            let sdk = sdk_config(Some(region.as_str()), &config.proxy).await;
+            let client = aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                    .timeout_config(fetch_timeouts())
+                    .build(),
             );
             let secret = client
                 .get_secret_value()
@@ -52,7 +61,12 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
         }
         Some(ApiKeyStore::Ssm { name }) => {
             const VAR: &str = "DD_API_KEY_SSM_NAME";
-            let client = aws_sdk_ssm::Client::new(&sdk_config(None, &config.proxy).await);
+            let sdk = sdk_config(None, &config.proxy).await;
+            let client = aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&sdk)
+                    .timeout_config(fetch_timeouts())
+                    .build(),
+            );
             let parameter = client
                 .get_parameter()
                 .name(name)

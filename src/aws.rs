@@ -4,11 +4,46 @@
 //! Building a client makes no network call: credentials are loaded on the
 //! first request.
 
+use std::time::Duration;
+
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_smithy_http_client::{Connector, tls};
+use tokio::time::Instant;
 
+use crate::limits;
 use crate::proxy::ProxySettings;
+
+/// Every client's default: no call without connect, attempt and operation
+/// bounds, even one made outside an invocation.
+fn default_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(limits::AWS_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(limits::AWS_ATTEMPT_TIMEOUT)
+        .operation_timeout(limits::AWS_OPERATION_TIMEOUT)
+        .build()
+}
+
+/// Timeouts for one call that must be over by `deadline`: the operation,
+/// retries included, ends then at the latest, and so does each attempt.
+/// Given to a call as a config override, so the SDK itself gives up in
+/// time (and says it timed out) instead of being cut off from outside.
+pub fn timeouts_until(deadline: Instant) -> TimeoutConfig {
+    // The SDK treats a zero timeout as none at all.
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    TimeoutConfig::builder()
+        .connect_timeout(limits::AWS_CONNECT_TIMEOUT.min(left))
+        .operation_attempt_timeout(limits::AWS_ATTEMPT_TIMEOUT.min(left))
+        .operation_timeout(left)
+        .build()
+}
+
+/// An S3 call's config override for [`timeouts_until`].
+pub fn s3_call_until(deadline: Instant) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(timeouts_until(deadline))
+}
 
 fn tls_provider() -> tls::Provider {
     tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring)
@@ -41,7 +76,8 @@ pub fn https_client(proxy: &ProxySettings) -> SharedHttpClient {
 /// given (a Secrets Manager ARN names its own region).
 pub async fn sdk_config(region: Option<&str>, proxy: &ProxySettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client(proxy));
+        .http_client(https_client(proxy))
+        .timeout_config(default_timeouts());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
@@ -62,10 +98,16 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 /// included: reading tags is an extra, and must not hold up forwarding.
 pub fn logs_client(
     sdk: &aws_config::SdkConfig,
-    timeout: std::time::Duration,
+    timeout: Duration,
 ) -> aws_sdk_cloudwatchlogs::Client {
     let config = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
-        .timeout_config(TimeoutConfig::builder().operation_timeout(timeout).build())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(limits::AWS_CONNECT_TIMEOUT.min(timeout))
+                .operation_attempt_timeout(timeout)
+                .operation_timeout(timeout)
+                .build(),
+        )
         .build();
     aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }

@@ -66,8 +66,15 @@ impl GroupTagCache {
     }
 
     /// The tags of `log_group` in account `owner`. `partition` comes from
-    /// the function's ARN (`aws`, `aws-cn`, `aws-us-gov`).
-    pub async fn lookup(&self, partition: &str, owner: &str, log_group: &str) -> GroupTags {
+    /// the function's ARN (`aws`, `aws-cn`, `aws-us-gov`). The call ends by
+    /// `deadline` at the latest (and after `TAGS_FETCH_TIMEOUT` anyway).
+    pub async fn lookup(
+        &self,
+        partition: &str,
+        owner: &str,
+        log_group: &str,
+        deadline: tokio::time::Instant,
+    ) -> GroupTags {
         if log_group.is_empty() || owner.is_empty() {
             return GroupTags::default();
         }
@@ -86,6 +93,14 @@ impl GroupTagCache {
             .client
             .list_tags_for_resource()
             .resource_arn(&arn)
+            .customize()
+            .config_override(
+                aws_sdk_cloudwatchlogs::config::Builder::default().timeout_config(
+                    crate::aws::timeouts_until(
+                        deadline.min(tokio::time::Instant::now() + limits::TAGS_FETCH_TIMEOUT),
+                    ),
+                ),
+            )
             .send()
             .await
         {

@@ -135,6 +135,29 @@ pub const DEFAULT_TAGS_CACHE_TTL: Duration = Duration::from_secs(300);
 /// an extra; forwarding goes on without them after this.
 pub const TAGS_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest TCP and TLS set-up of an AWS API call (S3, Secrets Manager, SSM,
+/// CloudWatch Logs). Regional endpoints answer in milliseconds from Lambda.
+pub const AWS_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Longest single attempt of an AWS API call: a few megabytes to S3 take
+/// well under a second from Lambda. Past it the SDK retries (standard
+/// mode: 3 attempts), within the operation's bound.
+pub const AWS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest AWS API call, retries included, when no invocation deadline is
+/// nearer: at start-up (the API key) and as the default of every client.
+/// Within an invocation each call is bounded by the time left as well.
+pub const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Longest the API key fetch may take at start-up, retries included:
+/// Lambda gives the init phase 10 s in all.
+pub const API_KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// Longest the replay listing may take, retries included. It runs after an
+/// invocation's own work; an S3 endpoint that accepts connections and
+/// never answers must cost this, not the rest of the invocation.
+pub const REPLAY_LIST_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Compressed bytes of an S3 object fed to the decompressor at a time. A
 /// deflate stream inflates at most ~1032x, so one feed adds at most ~8 MB.
 pub const S3_FEED_BYTES: usize = 8 * 1024;

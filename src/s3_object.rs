@@ -15,6 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use flate2::write::MultiGzDecoder;
 use thiserror::Error;
+use tokio::time::Instant;
 
 use crate::limits;
 
@@ -29,6 +30,10 @@ pub enum ObjectError {
         code: String,
         detail: String,
     },
+    #[error(
+        "reading s3://{bucket}/{key} did not finish before the invocation's deadline; Lambda will retry the event"
+    )]
+    Deadline { bucket: String, key: String },
     #[error("s3://{bucket}/{key} is not gzip data or JSON from byte {offset}: {detail}")]
     Gzip {
         bucket: String,
@@ -174,6 +179,9 @@ pub struct ObjectReader {
     done: bool,
     /// The decompressor was told the input ended.
     finished: bool,
+    /// Reading must be over by then (the invocation's deadline, less the
+    /// time to report), so a stalled body fails the invocation in time.
+    read_by: Option<Instant>,
 }
 
 impl std::fmt::Debug for ObjectReader {
@@ -187,26 +195,37 @@ impl std::fmt::Debug for ObjectReader {
 }
 
 impl ObjectReader {
-    /// Starts reading `s3://bucket/key`.
+    /// Starts reading `s3://bucket/key`; the request and every read of
+    /// the body end by `read_by`.
     pub async fn open(
         s3: &aws_sdk_s3::Client,
         bucket: &str,
         key: &str,
         max_value_bytes: usize,
+        read_by: Instant,
     ) -> Result<Self, ObjectError> {
-        let object = s3
+        let get = s3
             .get_object()
             .bucket(bucket)
             .key(key)
-            .send()
+            .customize()
+            .config_override(crate::aws::s3_call_until(read_by))
+            .send();
+        let object = tokio::time::timeout_at(read_by, get)
             .await
+            .map_err(|_| ObjectError::Deadline {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            })?
             .map_err(|e| ObjectError::Get {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 code: e.code().unwrap_or("none").to_owned(),
                 detail: DisplayErrorContext(&e).to_string(),
             })?;
-        Ok(Self::from_body(bucket, key, object.body, max_value_bytes))
+        let mut reader = Self::from_body(bucket, key, object.body, max_value_bytes);
+        reader.read_by = Some(read_by);
+        Ok(reader)
     }
 
     pub fn from_body(bucket: &str, key: &str, body: ByteStream, max_value_bytes: usize) -> Self {
@@ -222,6 +241,7 @@ impl ObjectReader {
             max_value_bytes,
             done: false,
             finished: false,
+            read_by: None,
         }
     }
 
@@ -284,7 +304,16 @@ impl ObjectReader {
             if self.done {
                 break;
             }
-            match self.body.next().await {
+            let next = match self.read_by {
+                Some(at) => tokio::time::timeout_at(at, self.body.next())
+                    .await
+                    .map_err(|_| ObjectError::Deadline {
+                        bucket: self.bucket.clone(),
+                        key: self.key.clone(),
+                    })?,
+                None => self.body.next().await,
+            };
+            match next {
                 Some(Ok(chunk)) => {
                     if self.pending.is_empty() {
                         self.pending = chunk;

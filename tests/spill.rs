@@ -89,6 +89,60 @@ async fn stored_logs(s3: &aws_sdk_s3::Client, key: &str) -> Vec<Value> {
     serde_json::from_value(support::moto::read_gzip_json(s3, BUCKET, key).await).unwrap()
 }
 
+/// Regression: with the intake down, 50 good logs and one whose message
+/// holds a lone surrogate (`\ud800`, which serde_json will not decode) were
+/// stored as one object; replay could not parse it, moved it whole to
+/// `dead_letter/.../unreadable/`, and none of the 50 was ever delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_undecodable_log_does_not_hold_back_its_stored_siblings() {
+    let moto = Moto::start();
+    let s3 = moto.create_bucket(BUCKET).await;
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let process = start(&runtime, &spill_vars(&intake, &moto));
+
+    let mut messages: Vec<String> = (0..51).map(audit_message).collect();
+    messages[50] = messages[50].replace("\"verb\"", "\"note\":\"POISON\",\"verb\"");
+    let doc = document(AUDIT_GROUP, AUDIT_STREAM, &messages).replace("POISON", "\\ud800");
+    assert!(
+        doc.contains(r#"\"note\":\"\ud800\""#),
+        "a lone surrogate in the message string"
+    );
+    intake.set_down(Some(Fault::Status(503)));
+    let summary = invoke(
+        &mut runtime,
+        "down",
+        wrap(doc.as_bytes()),
+        Duration::from_secs(6),
+    )
+    .await
+    .expect("kept in S3");
+    assert_eq!(summary["stored"], 51);
+    assert_eq!(list_keys(&s3, BUCKET, FAILED_PREFIX).await.len(), 1);
+
+    intake.set_down(None);
+    let summary = invoke(
+        &mut runtime,
+        "replay",
+        r#"{"retry":"true"}"#.into(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let stderr = process.stop();
+    assert_eq!(summary["replayed"], 50, "{summary}\n{stderr}");
+    assert_eq!(intake.accepted_count(), 50);
+    assert!(list_keys(&s3, BUCKET, FAILED_PREFIX).await.is_empty());
+    let dead = list_keys(&s3, BUCKET, DEAD_PREFIX).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(!dead[0].contains("unreadable"), "{}", dead[0]);
+    // The dead letter holds the one log, byte for byte as it was sent.
+    let body = support::moto::read_gzip_bytes(&s3, BUCKET, &dead[0]).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains(r#"\ud800"#), "{text}");
+    assert_eq!(text.matches("\"id\":").count(), 1, "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_down_keeps_everything_in_s3_and_the_next_invocations_replay_it() {
     let moto = Moto::start();

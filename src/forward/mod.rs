@@ -399,7 +399,11 @@ impl Forwarder {
             return GroupTags::default();
         };
         let partition = partition_of(&invocation.invoked_function_arn);
-        let tags = cache.lookup(partition, owner, log_group).await;
+        let by = invocation
+            .deadline
+            .checked_sub(limits::DEADLINE_SAFETY_MARGIN)
+            .unwrap_or(invocation.deadline);
+        let tags = cache.lookup(partition, owner, log_group, by).await;
         if tags.fetch_failed {
             summary.tag_fetch_errors += 1;
         }

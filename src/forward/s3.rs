@@ -89,7 +89,12 @@ impl Forwarder {
             offset,
             detail,
         };
-        let mut reader = ObjectReader::open(s3, bucket, key, self.max_decompressed_bytes).await?;
+        let read_by = invocation
+            .deadline
+            .checked_sub(limits::DEADLINE_SAFETY_MARGIN)
+            .unwrap_or(invocation.deadline);
+        let mut reader =
+            ObjectReader::open(s3, bucket, key, self.max_decompressed_bytes, read_by).await?;
         let arn = &invocation.invoked_function_arn;
         let lines_shape =
             self.shaper

@@ -10,7 +10,7 @@
 
 mod store;
 
-pub use store::{SpillError, SpillKind, SpillReason, SpillStore};
+pub use store::{SpillError, SpillKind, SpillReason, SpillStore, StoredLogs};
 
 use futures_util::StreamExt;
 use tokio::time::Instant;
@@ -132,10 +132,12 @@ pub async fn replay<T: Transport>(
     if !enough_time() {
         return;
     }
-    let keys = match store
-        .list_failed(limits::MAX_REPLAY_OBJECTS, deadlines.write)
-        .await
-    {
+    // Its own short bound: an S3 that never answers must not hold every
+    // delivered invocation to its deadline.
+    let list_by = deadlines
+        .write
+        .min(Instant::now() + limits::REPLAY_LIST_TIMEOUT);
+    let keys = match store.list_failed(limits::MAX_REPLAY_OBJECTS, list_by).await {
         Ok(keys) => keys,
         Err(e) => {
             summary.replay_errors += 1;
@@ -202,7 +204,35 @@ async fn replay_object<T: Transport>(
     deadlines: ReplayDeadlines,
     summary: &mut InvocationSummary,
 ) -> Result<ObjectReplay, SpillError> {
-    let logs = store.load(key, deadlines.write).await?;
+    let StoredLogs { logs, unreadable } = store.load(key, deadlines.write).await?;
+    if !unreadable.is_empty() {
+        // Each alone, before anything is sent: the object is deleted only
+        // after this write, so a failure here leaves it to a later replay.
+        summary.replay_errors += 1;
+        let reason = SpillReason {
+            last_error: "unreadable in a stored object".to_owned(),
+            attempts: 0,
+            answer: None,
+        };
+        let batch = IntakeBatch::from_logs(unreadable.iter().map(Vec::as_slice));
+        let target = store
+            .store(
+                SpillKind::DeadLetter,
+                &batch,
+                &reason,
+                request_id,
+                deadlines.write,
+            )
+            .await?;
+        summary.dead_lettered += unreadable.len();
+        tracing::error!(
+            request_id,
+            key,
+            moved_to = %target,
+            logs = unreadable.len(),
+            "values of a stored object that are not readable log objects were moved to dead letters; the rest is replayed"
+        );
+    }
     let mut batcher = Batcher::new(batch_limits);
     let mut oversize = Vec::new();
     for log in &logs {

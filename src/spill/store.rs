@@ -19,10 +19,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 use tokio::time::Instant;
 
+use crate::aws::s3_call_until;
 use crate::batch::IntakeBatch;
 
 /// Most characters of an S3 error kept in a message.
@@ -190,6 +191,7 @@ impl SpillStore {
         if let Some(answer) = &reason.answer {
             put = put.metadata("intake-answer", metadata_value(answer, MAX_ANSWER_METADATA));
         }
+        let put = put.customize().config_override(s3_call_until(deadline));
         self.bounded("PutObject", deadline, put.send())
             .await?
             .map_err(|e| self.s3_error("PutObject", &key, &e))?;
@@ -212,7 +214,9 @@ impl SpillStore {
                 .bucket(&self.bucket)
                 .prefix(&prefix)
                 .max_keys((max - keys.len()).min(1_000) as i32)
-                .set_continuation_token(token.take());
+                .set_continuation_token(token.take())
+                .customize()
+                .config_override(s3_call_until(deadline));
             let page = self
                 .bounded("ListObjectsV2", deadline, page.send())
                 .await?
@@ -231,9 +235,19 @@ impl SpillStore {
         Ok(keys)
     }
 
-    /// The log objects of a stored batch, each tagged `retry:true`.
-    pub async fn load(&self, key: &str, deadline: Instant) -> Result<Vec<Vec<u8>>, SpillError> {
-        let get = self.s3.get_object().bucket(&self.bucket).key(key);
+    /// The log objects of a stored batch, each tagged `retry:true`, read
+    /// log by log: the array is split into raw values without decoding
+    /// their strings, so a log serde_json cannot decode (a lone surrogate
+    /// escape, say) is set aside alone instead of making the whole object
+    /// unreadable.
+    pub async fn load(&self, key: &str, deadline: Instant) -> Result<StoredLogs, SpillError> {
+        let get = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .customize()
+            .config_override(s3_call_until(deadline));
         let object = self
             .bounded("GetObject", deadline, get.send())
             .await?
@@ -262,9 +276,16 @@ impl SpillStore {
         MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut json)
             .map_err(|e| corrupt(e.to_string()))?;
-        let logs: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(&json)
+        let values: Vec<&RawValue> = serde_json::from_slice(&json)
             .map_err(|e| corrupt(format!("at line {} column {}", e.line(), e.column())))?;
-        Ok(logs.into_iter().map(tag_retry).collect())
+        let mut stored = StoredLogs::default();
+        for value in values {
+            match tag_retry(value) {
+                Some(log) => stored.logs.push(log),
+                None => stored.unreadable.push(value.get().as_bytes().to_vec()),
+            }
+        }
+        Ok(stored)
     }
 
     /// Moves an object that cannot be replayed under `dead_letter/`, so it
@@ -281,7 +302,9 @@ impl SpillStore {
             .copy_object()
             .bucket(&self.bucket)
             .key(&target)
-            .copy_source(format!("{}/{key}", self.bucket));
+            .copy_source(format!("{}/{key}", self.bucket))
+            .customize()
+            .config_override(s3_call_until(deadline));
         self.bounded("CopyObject", deadline, copy.send())
             .await?
             .map_err(|e| self.s3_error("CopyObject", key, &e))?;
@@ -290,13 +313,21 @@ impl SpillStore {
     }
 
     pub async fn delete(&self, key: &str, deadline: Instant) -> Result<(), SpillError> {
-        let delete = self.s3.delete_object().bucket(&self.bucket).key(key);
+        let delete = self
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .customize()
+            .config_override(s3_call_until(deadline));
         self.bounded("DeleteObject", deadline, delete.send())
             .await?
             .map_err(|e| self.s3_error("DeleteObject", key, &e))?;
         Ok(())
     }
 
+    /// The SDK's own timeouts end a call by `deadline`; this is the guard
+    /// for what they do not cover (a streamed body).
     async fn bounded<F: Future>(
         &self,
         operation: &'static str,
@@ -330,15 +361,75 @@ impl SpillStore {
     }
 }
 
-/// Adds `retry:true` to a replayed log's `ddtags`, once.
-fn tag_retry(mut log: serde_json::Map<String, Value>) -> Vec<u8> {
-    let tags = match log.get("ddtags").and_then(Value::as_str) {
-        Some(t) if t.split(',').any(|t| t == "retry:true") => t.to_owned(),
-        Some("") | None => "retry:true".to_owned(),
-        Some(t) => format!("{t},retry:true"),
+/// The logs of a stored object.
+#[derive(Debug, Default)]
+pub struct StoredLogs {
+    /// Ready to send again.
+    pub logs: Vec<Vec<u8>>,
+    /// Values that are not a log object with readable member names: kept
+    /// as they are, for a dead letter of their own.
+    pub unreadable: Vec<Vec<u8>>,
+}
+
+/// Adds `retry:true` to a replayed log's `ddtags`, once. Member values stay
+/// raw, so whatever their strings hold goes out as it was stored, in the
+/// same order. `None` for a value that is not an object with readable
+/// member names.
+fn tag_retry(log: &RawValue) -> Option<Vec<u8>> {
+    let Members(mut members) = serde_json::from_str(log.get()).ok()?;
+    let tags_at = members.iter().position(|(k, _)| k == "ddtags");
+    let tags = match tags_at.map(|i| serde_json::from_str::<String>(members[i].1.get())) {
+        Some(Ok(t)) if t.split(',').any(|t| t == "retry:true") => t,
+        Some(Ok(t)) if t.is_empty() => "retry:true".to_owned(),
+        None => "retry:true".to_owned(),
+        Some(Ok(t)) => format!("{t},retry:true"),
+        // Tags that do not decode: the log goes as stored, untagged,
+        // rather than not at all.
+        Some(Err(_)) => return Some(log.get().as_bytes().to_vec()),
     };
-    log.insert("ddtags".to_owned(), Value::String(tags));
-    serde_json::to_vec(&log).expect("a JSON map always serializes")
+    let tags = serde_json::value::to_raw_value(&tags).ok()?;
+    match tags_at {
+        Some(i) => members[i].1 = tags,
+        None => members.push(("ddtags".to_owned(), tags)),
+    }
+    let mut out = Vec::with_capacity(log.get().len() + 16);
+    out.push(b'{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, name).ok()?;
+        out.push(b':');
+        out.extend_from_slice(value.get().as_bytes());
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+/// An object's members in order, values undecoded.
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a log object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 fn truncate(s: &str) -> String {
@@ -393,21 +484,45 @@ mod tests {
         );
     }
 
+    fn tagged(log: &str) -> Option<serde_json::Value> {
+        let raw = RawValue::from_string(log.to_owned()).unwrap();
+        tag_retry(&raw).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
     #[test]
     fn retry_tag_is_added_once() {
-        let log: serde_json::Map<String, Value> =
-            serde_json::from_str(r#"{"message":"m \u00e9","ddtags":"env:prod","id":"1"}"#).unwrap();
-        let once = tag_retry(log);
-        let v: Value = serde_json::from_slice(&once).unwrap();
-        assert_eq!(v["ddtags"], "env:prod,retry:true");
-        assert_eq!(v["message"], "m é");
-        let twice = tag_retry(serde_json::from_slice(&once).unwrap());
+        let once = tagged(r#"{"message":"m \u00e9","ddtags":"env:prod","id":"1"}"#).unwrap();
+        assert_eq!(once["ddtags"], "env:prod,retry:true");
+        assert_eq!(once["message"], "m é");
+        let twice = tagged(&once.to_string()).unwrap();
         assert_eq!(once, twice);
-        let bare = tag_retry(serde_json::from_str(r#"{"message":"m"}"#).unwrap());
         assert_eq!(
-            serde_json::from_slice::<Value>(&bare).unwrap()["ddtags"],
+            tagged(r#"{"message":"m"}"#).unwrap()["ddtags"],
             "retry:true"
         );
+        assert_eq!(tagged(r#"{"ddtags":""}"#).unwrap()["ddtags"], "retry:true");
+    }
+
+    /// Regression: one log serde_json cannot decode made the whole stored
+    /// object unreadable, and none of its logs was replayed.
+    #[test]
+    fn a_log_with_a_lone_surrogate_is_kept_byte_for_byte() {
+        let raw = RawValue::from_string(
+            r#"{"message":"{\"note\":\"\ud800\"}","ddtags":"env:prod","id":"7"}"#.to_owned(),
+        )
+        .unwrap();
+        let out = String::from_utf8(tag_retry(&raw).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            r#"{"message":"{\"note\":\"\ud800\"}","ddtags":"env:prod,retry:true","id":"7"}"#
+        );
+        for unreadable in [r#""a string""#, "12", r#"{"\ud800":1}"#, "[1]"] {
+            let raw = RawValue::from_string(unreadable.to_owned()).unwrap();
+            assert_eq!(tag_retry(&raw), None, "{unreadable}");
+        }
+        // Tags that do not decode: sent untagged, not dropped.
+        let raw = RawValue::from_string(r#"{"ddtags":"\udc00","id":"8"}"#.to_owned()).unwrap();
+        assert_eq!(tag_retry(&raw).unwrap(), br#"{"ddtags":"\udc00","id":"8"}"#);
     }
 
     #[test]

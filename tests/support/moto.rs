@@ -124,6 +124,11 @@ pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> V
 
 /// A stored object that is gzip of JSON (how the spill store writes), parsed.
 pub async fn read_gzip_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> serde_json::Value {
+    serde_json::from_slice(&read_gzip_bytes(s3, bucket, key).await).unwrap()
+}
+
+/// A stored gzip object, decompressed.
+pub async fn read_gzip_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
     let object = s3
         .get_object()
         .bucket(bucket)
@@ -134,5 +139,5 @@ pub async fn read_gzip_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) ->
     let gz = object.body.collect().await.unwrap().into_bytes();
     let mut json = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
-    serde_json::from_slice(&json).unwrap()
+    json
 }
