@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::ForwarderProcess;
-use support::intake::{Fault, IntakeContract, IntakeEmulator};
+use support::intake::{BodyFault, Fault, IntakeContract, IntakeEmulator};
 use support::payload::{audit_event, audit_message};
 use support::runtime_api::{FUNCTION_ARN, InvocationResult, RuntimeApi};
 
@@ -211,15 +211,36 @@ fn missing_api_key_fails_start_up_naming_the_variable() {
     assert!(stderr.contains("DD_API_KEY is required"), "{stderr}");
 }
 
-/// `VmHWM` of a running process, in MB.
-fn peak_rss_mb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmHWM in /proc/<pid>/status");
-    kb / 1024
+/// Regression: the intake's answer was read whole, whatever its size. An
+/// endpoint answering 202 with an endless body drove the process to 760 MB
+/// within a 1 s request timeout; a 128 MB function dies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_read_only_up_to_its_cap() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    intake.set_down(Some(Fault::Body {
+        status: None,
+        body: BodyFault::Endless,
+    }));
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = lambda_vars(&intake);
+    vars.push(("DD_REQUEST_TIMEOUT_SECONDS", "1".into()));
+    let process = start(&runtime, &vars);
+    let messages: Vec<String> = (0..50).map(audit_message).collect();
+    for i in 0..3 {
+        runtime.invoke(
+            &format!("endless-{i}"),
+            audit_event(&messages),
+            Duration::from_secs(20),
+        );
+        let (_, result) = runtime.next_result().await;
+        let InvocationResult::Response(summary) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(summary["logs_forwarded"], 50);
+    }
+    assert_eq!(intake.accepted_count(), 150);
+    let peak = process.peak_rss_mb();
+    assert!(peak < 64, "peak RSS {peak} MB");
 }
 
 /// The largest payload Lambda can hand over: a document that inflates to
@@ -245,6 +266,6 @@ async fn the_largest_payload_is_shipped_in_bounded_memory() {
     };
     assert_eq!(summary["logs_forwarded"], logs);
     assert_eq!(intake.accepted_count(), logs);
-    let peak = peak_rss_mb(process.pid());
+    let peak = process.peak_rss_mb();
     assert!(peak < 110, "peak RSS {peak} MB");
 }

@@ -19,6 +19,7 @@ use support::moto::{Moto, list_keys};
 use support::payload::{AUDIT_GROUP, AUDIT_STREAM, audit_message, document, wrap};
 use support::proxy::ForwardProxy;
 use support::runtime_api::{InvocationResult, RuntimeApi};
+use support::s3_faults::{S3Behaviour, S3FaultProxy, S3Operation};
 
 const BUCKET: &str = "failed-logs";
 /// `AWS_LAMBDA_FUNCTION_NAME` of the test processes, lower-cased.
@@ -141,6 +142,38 @@ async fn one_undecodable_log_does_not_hold_back_its_stored_siblings() {
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains(r#"\ud800"#), "{text}");
     assert_eq!(text.matches("\"id\":").count(), 1, "{text}");
+}
+
+/// Regression: the replay listing after a delivered invocation had no bound
+/// but the invocation's deadline, so an S3 endpoint that accepts
+/// connections and never answers made every invocation run to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_that_never_answers_costs_a_delivered_invocation_seconds_not_its_timeout() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    let s3 = S3FaultProxy::start(moto.endpoint(), S3Behaviour::BlackHole).await;
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = spill_vars(&intake, &moto);
+    vars.push(("AWS_ENDPOINT_URL", s3.endpoint()));
+    let process = start(&runtime, &vars);
+    let timeout = Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let summary = invoke(&mut runtime, "bh", audit_payload(0, 20), timeout)
+        .await
+        .expect("delivered");
+    let took = started.elapsed();
+    let stderr = process.stop();
+    assert_eq!(summary["logs_forwarded"], 20);
+    assert_eq!(summary["replay_errors"], 1, "{summary}");
+    assert!(
+        s3.seen()
+            .iter()
+            .any(|(op, status)| *op == S3Operation::List && *status == 0),
+        "the listing went to the black hole"
+    );
+    // The listing's own bound (2 s), not the 30 s timeout.
+    assert!(took < timeout / 3, "took {took:?}\n{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,24 @@ pub enum Fault {
     /// A redirect (301, 302, 307, 308) to `/elsewhere` on the same server,
     /// which answers 200 to anything.
     Redirect(u16),
+    /// An answer whose body misbehaves. With `status: None` the request is
+    /// judged (and its logs accepted) as usual and only the body is
+    /// replaced; with a status, that status is answered and nothing kept.
+    Body {
+        status: Option<u16>,
+        body: BodyFault,
+    },
+}
+
+/// How a faulty answer's body misbehaves.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyFault {
+    /// One byte per interval, never ending.
+    Slow(Duration),
+    /// Data as fast as the client reads, never ending.
+    Endless,
+    /// A few kilobytes of bytes that are not JSON (nor UTF-8).
+    Garbage,
 }
 
 /// One request as the intake saw it.
@@ -226,12 +244,43 @@ impl IntakeEmulator {
     }
 }
 
-fn answer(status: u16, body: &str) -> Response<Full<Bytes>> {
+/// An answer's body: whole, or streamed (the body faults).
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn answer(status: u16, body: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_owned())))
+        .body(
+            Full::new(Bytes::from(body.to_owned()))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
         .unwrap()
+}
+
+fn faulty_body(fault: BodyFault) -> Body {
+    use futures_util::StreamExt;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+    let frames: futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, std::io::Error>> =
+        match fault {
+            BodyFault::Slow(every) => futures_util::stream::unfold((), move |()| async move {
+                tokio::time::sleep(every).await;
+                Some((Ok(Frame::data(Bytes::from_static(b" "))), ()))
+            })
+            .boxed(),
+            BodyFault::Endless => {
+                let chunk = Bytes::from(vec![b'{'; 64 * 1024]);
+                futures_util::stream::repeat_with(move || Ok(Frame::data(chunk.clone()))).boxed()
+            }
+            BodyFault::Garbage => {
+                let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 131 % 251) as u8 | 0x80).collect();
+                futures_util::stream::once(async move { Ok(Frame::data(Bytes::from(garbage))) })
+                    .boxed()
+            }
+        };
+    BodyExt::boxed_unsync(StreamBody::new(frames))
 }
 
 fn error_body(status: u16, detail: &str) -> String {
@@ -243,7 +292,7 @@ async fn handle(
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
     contract: IntakeContract,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<Body>, std::io::Error> {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -311,6 +360,18 @@ async fn handle(
             tokio::time::sleep(d).await;
             judge(&contract, &mut seen, &wire)
         }
+        Some(Fault::Body { status: None, body }) => {
+            let (r, accepted) = judge(&contract, &mut seen, &wire);
+            let (parts, _) = r.into_parts();
+            (Response::from_parts(parts, faulty_body(body)), accepted)
+        }
+        Some(Fault::Body {
+            status: Some(s),
+            body,
+        }) => {
+            let (parts, _) = answer(s, "").into_parts();
+            (Response::from_parts(parts, faulty_body(body)), None)
+        }
         None => judge(&contract, &mut seen, &wire),
     };
     let response = match (path_ok, seen.path.as_str()) {
@@ -349,7 +410,7 @@ fn record(
     changed.notify_waiters();
 }
 
-type Judged = (Response<Full<Bytes>>, Option<(Vec<Value>, usize)>);
+type Judged = (Response<Body>, Option<(Vec<Value>, usize)>);
 
 /// The intake's rules, in the order the real one applies them.
 fn judge(contract: &IntakeContract, seen: &mut SeenRequest, wire: &[u8]) -> Judged {

@@ -8,6 +8,7 @@ pub mod moto;
 pub mod payload;
 pub mod proxy;
 pub mod runtime_api;
+pub mod s3_faults;
 pub mod traffic;
 pub mod workload;
 
@@ -82,6 +83,17 @@ impl ForwarderProcess {
     /// The process id, for reading `/proc/<pid>/...`.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Peak resident memory so far (`VmHWM`), in MB.
+    pub fn peak_rss_mb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kb / 1024
     }
 
     pub fn stop(mut self) -> String {
