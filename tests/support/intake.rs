@@ -179,6 +179,11 @@ impl IntakeEmulator {
         self.state.lock().unwrap().faults.extend(faults);
     }
 
+    /// Drops the scripted faults not used yet.
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
     /// Every request gets `fault` until `None` is set.
     pub fn set_down(&self, fault: Option<Fault>) {
         self.state.lock().unwrap().down = fault;
