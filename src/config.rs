@@ -198,7 +198,7 @@ impl Config {
             Some(url) => intake_base_from_url(url, port, no_ssl)?,
             None => format!("https://http-intake.logs.{site}"),
         };
-        let intake_url = format!("{}/api/v2/logs", base.trim_end_matches('/'));
+        let intake_url = format!("{}{INTAKE_PATH}", base.trim_end_matches('/'));
 
         let tags = get("DD_TAGS")
             .map(|t| {
@@ -605,6 +605,9 @@ fn is_host_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
+/// The logs intake's endpoint, under the site or `DD_URL`.
+const INTAKE_PATH: &str = "/api/v2/logs";
+
 /// `DD_URL` is either a full URL (`http://127.0.0.1:8080`, `https://[::1]:8443`,
 /// `https://proxy.example.com/datadog`) or, as in the Datadog Forwarder, a
 /// bare host combined with `DD_PORT` and `DD_NO_SSL`. A full URL's path is
@@ -620,7 +623,24 @@ fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String
         value,
         accepts: ACCEPTS,
     };
+    // `@` only ever introduces credentials here, and a value holding them
+    // is never echoed, parsed or not.
+    if value.contains('@') {
+        return Err(ConfigError::Rejected {
+            variable: "DD_URL",
+            reason: "it carries a user name or password; the intake takes the API key in a header (DD_API_KEY), and a proxy's credentials go in DD_HTTP_PROXY",
+        });
+    }
     let full = value.contains("://");
+    // A bare host is only a host (an IPv6 literal in brackets at most): its
+    // port is DD_PORT's, and a path has nowhere to go.
+    let bare_host_ok = || {
+        let unbracketed = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'));
+        unbracketed.is_some() || !value.contains([':', '/', '?', '#'])
+    };
+    if !full && !bare_host_ok() {
+        return Err(invalid(value));
+    }
     let text = if full {
         value.clone()
     } else {
@@ -637,18 +657,11 @@ fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String
     let Ok(mut url) = url::Url::parse(&text) else {
         return Err(invalid(value));
     };
-    if !url.username().is_empty() || url.password().is_some() {
-        // Not echoed: the value holds a credential.
-        return Err(ConfigError::Rejected {
-            variable: "DD_URL",
-            reason: "it carries a user name or password; the intake takes the API key in a header (DD_API_KEY), and a proxy's credentials go in DD_HTTP_PROXY",
-        });
-    }
     let well_formed = url.host_str().is_some_and(|h| !h.is_empty())
         && url.query().is_none()
         && url.fragment().is_none()
-        // A bare host is only a host: its port is DD_PORT's.
-        && (full || (url.path() == "/" && url.port().is_none() && !text.ends_with('/')));
+        // WHATWG takes port 0; no server listens there.
+        && url.port() != Some(0);
     if !well_formed {
         return Err(invalid(value));
     }
@@ -666,7 +679,10 @@ fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String
     if !full && url.set_port(Some(port)).is_err() {
         return Err(invalid(value));
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    // A URL that already names the endpoint (as other log shippers take
+    // it) is not given the path twice.
+    let base = url.as_str().trim_end_matches('/');
+    Ok(base.strip_suffix(INTAKE_PATH).unwrap_or(base).to_owned())
 }
 
 #[cfg(test)]
@@ -757,6 +773,12 @@ mod tests {
             "http://127.0.0.1:65535/api/v2/logs"
         );
         assert_eq!(url("10.0.0.7").unwrap(), "http://10.0.0.7:443/api/v2/logs");
+        assert_eq!(url("[::1]").unwrap(), "http://[::1]:443/api/v2/logs");
+        assert_eq!(
+            url("https://h:8443/api/v2/logs").unwrap(),
+            "https://h:8443/api/v2/logs",
+            "the endpoint is not appended twice"
+        );
         for bad in [
             "https://127.0.0.1:99999",
             "https://host:notaport",
@@ -767,14 +789,23 @@ mod tests {
             "https://",
             "https://[::1",
             "h:8443",
+            "h:443",
             "h/",
+            "https://h:0",
+            "::1",
         ] {
             let err = url(bad).expect_err(bad);
             assert!(err.starts_with("DD_URL="), "{bad}: {err}");
         }
-        let err = url("https://user:hunter2@h").unwrap_err();
-        assert!(err.contains("user name or password"), "{err}");
-        assert!(!err.contains("hunter2"), "{err}");
+        for secret in [
+            "https://user:hunter2@h",
+            "https://u:hunter2@h:99999",
+            "u:hunter2@h",
+        ] {
+            let err = url(secret).unwrap_err();
+            assert!(err.contains("user name or password"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

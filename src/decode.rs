@@ -126,46 +126,28 @@ pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeEr
     Ok(doc)
 }
 
-/// serde_json's message without any value from the input. serde quotes a
-/// string it did not expect in `"..."` and a number, boolean or character
-/// in backticks (`invalid type: floating point \`4111111111111111.0\``); both
-/// are log content, so every quoted span before `, expected` is masked. The
+/// serde_json's message without any value from the input. serde names an
+/// unexpected value between the error's kind and `, expected ...` (`invalid
+/// type: floating point \`4111111111111111.0\`, expected a string`, or a
+/// string with escaped quotes in it), so everything from the first quote
+/// or backtick up to `, expected` (or up to ` at line`) is cut. The
 /// `expected` part and `missing field` / `duplicate field` name fields of
-/// our own types and are kept.
+/// our own types and are kept; positions are kept.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    let (head, tail) = if text.starts_with("missing field") || text.starts_with("duplicate field") {
-        ("", text.as_str())
-    } else {
-        match text.find(", expected") {
-            Some(at) => text.split_at(at),
-            None => (text.as_str(), ""),
-        }
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut open: Option<char> = None;
-    for c in head.chars() {
-        match (c, open) {
-            ('"' | '`', None) => {
-                open = Some(c);
-                out.push(c);
-                out.push('…');
-            }
-            (c, Some(q)) if c == q => {
-                open = None;
-                out.push(c);
-            }
-            (_, Some(_)) => {}
-            (c, None) => out.push(c),
-        }
+    if text.starts_with("missing field") || text.starts_with("duplicate field") {
+        return text;
     }
-    match open {
-        // An unterminated span hides the rest, tail included: it may be
-        // the value's.
-        Some(q) => out.push(q),
-        None => out.push_str(tail),
+    // The last ones: a value may itself hold ", expected" or " at line".
+    let value_end = text
+        .rfind(", expected")
+        .or_else(|| text.rfind(" at line "))
+        .unwrap_or(text.len());
+    let (head, tail) = text.split_at(value_end);
+    match head.find(['"', '`']) {
+        Some(quote) => format!("{}…{tail}", &head[..quote]),
+        None => text,
     }
-    out
 }
 
 #[cfg(test)]
@@ -278,13 +260,18 @@ mod tests {
             kind in 0..5u8,
             digits in 10_000_000u64..u64::MAX,
             word in "[A-Za-z][A-Za-z0-9]{7,20}",
+            before in "[a-z\"\\\\` ,]{0,4}",
+            after in "[a-z\"\\\\` ,]{0,6}",
         ) {
+            // Quotes, backslashes and backticks around the word: serde
+            // quotes a string with escapes, which must not end the mask.
+            let text = serde_json::to_string(&format!("{before}{word}{after}, expected x at line 1")).unwrap();
             let value = match kind {
                 0 => format!("{digits}"),
                 1 => format!("{digits}.5"),
                 2 => format!("-{digits}"),
-                3 => format!("\"{word}\""),
-                _ => format!("[\"{word}\", {digits}]"),
+                3 => text,
+                _ => format!("[{text}, {digits}]"),
             };
             let mut doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
             let v: serde_json::Value = serde_json::from_str(&value).unwrap();

@@ -116,8 +116,9 @@ pub const SPILL_RESERVE: Duration = Duration::from_secs(3);
 pub const REPLAY_TAG_ROOM: usize = 16;
 
 /// S3 writes must finish this long before the deadline, so the function can
-/// still report its outcome.
-pub const SPILL_DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+/// still report its outcome: its metrics line and its answer to the Runtime
+/// API, on the small CPU share of a 128 MB function.
+pub const SPILL_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 /// Most stored objects one invocation replays. Each holds at most one
 /// request's worth of logs; the schedule and later invocations do the rest.
@@ -157,6 +158,17 @@ pub const API_KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(6);
 /// invocation's own work; an S3 endpoint that accepts connections and
 /// never answers must cost this, not the rest of the invocation.
 pub const REPLAY_LIST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest the read of one stored object for replay may take. Replay is
+/// opportunistic: an S3 that lists but then stalls costs a delivered
+/// invocation this per object, not the rest of its time.
+pub const REPLAY_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest stored object replay reads, compressed or not. The forwarder
+/// writes one request body per object (at most `MAX_REQUEST_BODY_BYTES`,
+/// plus the `retry:true` tags of a replayed batch); anything larger was
+/// put there by hand, and is moved to dead letters rather than read.
+pub const MAX_STORED_OBJECT_BYTES: usize = 3 * MAX_REQUEST_BODY_BYTES;
 
 /// Compressed bytes of an S3 object fed to the decompressor at a time. A
 /// deflate stream inflates at most ~1032x, so one feed adds at most ~8 MB.

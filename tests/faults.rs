@@ -40,6 +40,8 @@ const MEMORY_SIZE_MB: u64 = 128;
 const POISON: &str = "POISON-LOG";
 /// Text of every generated message; never in an error.
 const CONTENT_MARK: &str = "kubernetes-admin";
+const FAILED: &str = "failed_events/";
+const DEAD: &str = "dead_letter/";
 
 #[derive(Debug, Clone)]
 enum Payload {
@@ -54,6 +56,21 @@ enum Payload {
     Oversize,
     /// Enough small events for several batch groups.
     ManyTiny(usize),
+    /// A document whose first event's timestamp is a string holding
+    /// quotes and this number: it does not decode, and the number must not
+    /// show in the error.
+    Malformed(u64),
+}
+
+/// What happens after the forwarding invocation, with a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    None,
+    /// A `{"retry":"true"}` invocation with the intake and S3 healthy: it
+    /// must empty `failed_events/`.
+    Healthy,
+    /// The same with the faults still on.
+    UnderFaults,
 }
 
 #[derive(Debug, Clone)]
@@ -70,8 +87,7 @@ struct Case {
     s3: Option<S3Behaviour>,
     payload: Payload,
     timeout: Duration,
-    /// A `{"retry":"true"}` invocation afterwards, with everything healthy.
-    replay_after: bool,
+    replay: Replay,
 }
 
 fn pick<T: Clone>(rng: &mut fastrand::Rng, items: &[T]) -> T {
@@ -166,7 +182,9 @@ impl Case {
                 surrogate: rng.bool(),
             },
             7 => Payload::Oversize,
-            _ => Payload::ManyTiny(rng.usize(1_200..3_000)),
+            8 => Payload::ManyTiny(rng.usize(1_200..3_000)),
+            _ if rng.bool() => Payload::ManyTiny(rng.usize(1_200..3_000)),
+            _ => Payload::Malformed(rng.u64(10_000_000_000..u64::MAX)),
         };
         Self {
             index,
@@ -177,12 +195,21 @@ impl Case {
             s3,
             payload,
             timeout: Duration::from_millis(rng.u64(3_000..7_000)),
-            replay_after: rng.bool(),
+            replay: pick(
+                &mut rng,
+                &[
+                    Replay::None,
+                    Replay::Healthy,
+                    Replay::Healthy,
+                    Replay::UnderFaults,
+                ],
+            ),
         }
     }
 
-    /// The Lambda event, and the CloudWatch ids of its events.
-    fn event(&self) -> (String, BTreeSet<String>) {
+    /// The Lambda event, the CloudWatch ids of its events, and the ids of
+    /// those the intake refuses.
+    fn event(&self) -> (String, BTreeSet<String>, BTreeSet<String>) {
         let mut messages: Vec<String> = match &self.payload {
             Payload::Good(n) | Payload::Poison { n, .. } | Payload::ManyTiny(n) => {
                 (0..*n).map(audit_message).collect()
@@ -192,34 +219,55 @@ impl Case {
                 m.insert(2, oversize_audit_message(1_500_000));
                 m
             }
+            Payload::Malformed(_) => (0..3).map(audit_message).collect(),
         };
+        let mut poisoned = Vec::new();
         let mut surrogate = false;
         if let Payload::Poison { surrogate: s, .. } = &self.payload {
             let at = messages.len() / 2;
             messages[at] =
                 messages[at].replace("\"verb\"", &format!("\"note\":\"{POISON}\",\"verb\""));
+            poisoned.push(at);
             if *s {
                 messages.push(
                     audit_message(999).replace("\"verb\"", "\"note\":\"SURROGATE\",\"verb\""),
                 );
+                poisoned.push(messages.len() - 1);
                 surrogate = true;
             }
         }
-        let doc = document(AUDIT_GROUP, AUDIT_STREAM, &messages);
-        let ids = serde_json::from_str::<Value>(&doc).unwrap()["logEvents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].as_str().unwrap().to_owned())
-            .collect();
+        let mut doc: Value =
+            serde_json::from_str(&document(AUDIT_GROUP, AUDIT_STREAM, &messages)).unwrap();
+        if let Payload::Malformed(marker) = &self.payload {
+            doc["logEvents"][0]["timestamp"] = Value::String(format!("x\"{marker}\\"));
+        }
+        let id = |e: &Value| e["id"].as_str().unwrap().to_owned();
+        let events = doc["logEvents"].as_array().unwrap();
+        let ids = events.iter().map(id).collect();
+        let poison_ids = poisoned.iter().map(|&i| id(&events[i])).collect();
         // A lone surrogate at the document's level: its message string does
         // not decode.
-        let doc = if surrogate {
-            doc.replace("SURROGATE", "\\ud800")
-        } else {
-            doc
+        let mut doc = doc.to_string();
+        if surrogate {
+            doc = doc.replace("SURROGATE", "\\ud800");
+        }
+        (wrap(doc.as_bytes()), ids, poison_ids)
+    }
+
+    /// Whether the intake may refuse a good log (400, 413), so a good log
+    /// can end in dead letters.
+    fn may_refuse_good_logs(&self) -> bool {
+        let refuses = |f: &Fault| {
+            matches!(
+                f,
+                Fault::Status(400 | 413)
+                    | Fault::Body {
+                        status: Some(400 | 413),
+                        ..
+                    }
+            )
         };
-        (wrap(doc.as_bytes()), ids)
+        self.schedule.iter().any(refuses) || self.then.as_ref().is_some_and(refuses)
     }
 
     fn rerun(&self) -> String {
@@ -301,24 +349,34 @@ async fn run_case(case: Case, moto: &Moto) -> Result<Outcome, String> {
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         ForwarderProcess::start_lambda(&runtime.address(), &vars)
     };
-    let (event, ids) = case.event();
+    let (event, ids, poison_ids) = case.event();
+    let api_key = intake.api_key().to_owned();
     let mut problems = Vec::new();
     let mut outcome = Outcome::default();
+    // Ids of logs the forwarder answered for: acknowledged by a succeeded
+    // invocation, or seen in the bucket (kept) before a replay.
     let mut must_be_kept = BTreeSet::new();
 
     let mut invocations = vec![("forward", event, case.timeout)];
-    if case.replay_after && case.s3.is_some() {
+    if case.replay != Replay::None && case.s3.is_some() {
         invocations.push((
             "replay",
             r#"{"retry":"true"}"#.to_owned(),
             Duration::from_secs(10),
         ));
     }
-    for (n, (name, body, timeout)) in invocations.into_iter().enumerate() {
-        if n > 0 {
-            intake.clear_faults();
-            intake.set_down(None);
-            proxy.set(S3Behaviour::Up);
+    let mut healthy_replay_succeeded = false;
+    let mut objects_before_replay = 0;
+    for (name, body, timeout) in invocations {
+        if name == "replay" {
+            let kept = bucket_ids(&s3, &bucket, "").await;
+            objects_before_replay = list_keys(&s3, &bucket, FAILED).await.len();
+            must_be_kept.extend(kept);
+            if case.replay == Replay::Healthy {
+                intake.clear_faults();
+                intake.set_down(None);
+                proxy.set(S3Behaviour::Up);
+            }
         }
         let (took, result) = match invoke(&mut runtime, name, body, timeout).await {
             Ok(r) => r,
@@ -337,14 +395,24 @@ async fn run_case(case: Case, moto: &Moto) -> Result<Outcome, String> {
                 outcome.succeeded += 1;
                 if name == "forward" {
                     must_be_kept.extend(ids.iter().cloned());
+                    if matches!(case.payload, Payload::Malformed(_)) {
+                        problems
+                            .push("forward: an undecodable document was acknowledged".to_owned());
+                    }
                 }
+                healthy_replay_succeeded |= name == "replay" && case.replay == Replay::Healthy;
             }
             InvocationResult::Error(e) => {
                 outcome.failed += 1;
                 let message = e["errorMessage"].as_str().unwrap_or("");
-                if message.contains(CONTENT_MARK) || message.contains(POISON) {
+                let leaks = [CONTENT_MARK, POISON, api_key.as_str()];
+                let marker = match case.payload {
+                    Payload::Malformed(m) => m.to_string(),
+                    _ => CONTENT_MARK.to_owned(),
+                };
+                if leaks.iter().any(|l| message.contains(l)) || message.contains(&marker) {
                     problems.push(format!(
-                        "{name}: errorMessage carries payload content: {message}"
+                        "{name}: errorMessage carries payload content or the key: {message}"
                     ));
                 }
             }
@@ -357,16 +425,18 @@ async fn run_case(case: Case, moto: &Moto) -> Result<Outcome, String> {
             "peak RSS {peak} MB, over the {MEMORY_SIZE_MB} MB function"
         ));
     }
+    for leak in [CONTENT_MARK, POISON, api_key.as_str()] {
+        if stderr.contains(leak) {
+            problems.push(format!("the function's log carries {leak:?}"));
+        }
+    }
 
     let accepted: BTreeSet<String> = intake
         .accepted_logs()
         .iter()
         .filter_map(|l| l["id"].as_str().map(str::to_owned))
         .collect();
-    let mut in_bucket = BTreeSet::new();
-    for key in list_keys(&s3, &bucket, "").await {
-        in_bucket.extend(stored_ids(&read_gzip_bytes(&s3, &bucket, &key).await));
-    }
+    let in_bucket = bucket_ids(&s3, &bucket, "").await;
     let lost: Vec<&String> = must_be_kept
         .iter()
         .filter(|id| !accepted.contains(*id) && !in_bucket.contains(*id))
@@ -378,27 +448,48 @@ async fn run_case(case: Case, moto: &Moto) -> Result<Outcome, String> {
             must_be_kept.len()
         ));
     }
+    // A healthy replay empties failed_events/ (within its 20 objects), and
+    // sends nothing good to dead letters. (TLS that fails stays failing.)
+    if healthy_replay_succeeded && !case.tls_fails && objects_before_replay <= 20 {
+        let left = list_keys(&s3, &bucket, FAILED).await;
+        if !left.is_empty() {
+            problems.push(format!(
+                "a healthy replay left {} objects in failed_events/",
+                left.len()
+            ));
+        }
+        if !case.may_refuse_good_logs() {
+            let dead = bucket_ids(&s3, &bucket, DEAD).await;
+            let good: Vec<&String> = dead.iter().filter(|id| !poison_ids.contains(*id)).collect();
+            if !good.is_empty() {
+                problems.push(format!("{} good logs ended in dead letters", good.len()));
+            }
+        }
+    }
     outcome.accepted = accepted.len();
     outcome.in_bucket = in_bucket.len();
     if problems.is_empty() {
         Ok(outcome)
     } else {
-        let tail: String = stderr
-            .lines()
-            .rev()
-            .take(15)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
+        let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
         Err(format!(
-            "case {} ({}) failed:\n  {}\n  case: {case:?}\n  last lines of stderr:\n{tail}",
+            "case {} ({}) failed:\n  {}\n  case: {case:?}\n  last lines of stderr:\n{}",
             case.index,
             case.rerun(),
-            problems.join("\n  ")
+            problems.join("\n  "),
+            tail.join("\n")
         ))
     }
+}
+
+/// Ids of the logs stored under `prefix` of the bucket.
+async fn bucket_ids(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for key in list_keys(s3, bucket, prefix).await {
+        ids.extend(stored_ids(&read_gzip_bytes(s3, bucket, &key).await));
+    }
+    ids
 }
 
 fn env_number(name: &str) -> Option<u64> {

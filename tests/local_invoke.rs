@@ -186,6 +186,8 @@ fn bad_configuration_fails_start_up_naming_the_variable() {
             "off, standard or aggressive",
         ),
         ("DD_AUDIT_EXCLUDE", "@verb:(get OR", "at character 14"),
+        ("DD_URL", "https://127.0.0.1:99999", "port from 1 to 65535"),
+        ("DD_URL", "https://intake.example.com/p?x=1", "no query"),
     ] {
         let out = run(&[(var, value)], &["invoke", &sample("eks-audit.json")]);
         assert_eq!(out.status.code(), Some(1));

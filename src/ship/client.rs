@@ -203,15 +203,12 @@ impl Transport for IntakeClient {
                     .into_owned()
             }
             Ok(_) => String::new(),
-            Err(e) if (200..300).contains(&status) => {
-                // The intake said yes before the body ended; the logs are in.
-                tracing::debug!(error = %e, "reading the intake's answer failed after a 2xx");
-                String::new()
-            }
             Err(e) => {
-                return AttemptOutcome::Transport {
-                    kind: transport_failure(&e),
-                };
+                // The status is the answer: a body that stalls or breaks
+                // after it changes nothing (after a 2xx the logs are in;
+                // a 400 is still split, a 403 still refused).
+                tracing::debug!(status, error = %e, "reading the intake's answer failed");
+                String::new()
             }
         };
         AttemptOutcome::Answered {

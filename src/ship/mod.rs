@@ -36,13 +36,16 @@ pub enum FailureReason {
     /// The intake refused the API key (401/403).
     Unauthorized { status: u16 },
     /// The intake rejected this log as malformed (400, isolated by
-    /// splitting; a batch of several once the isolation budget is spent).
+    /// splitting).
     Rejected { answer: String },
     /// Another status that retrying cannot fix (404 from a wrong `DD_URL`, say).
     Refused { status: u16 },
-    /// A single log still too large for the intake (413 on one entry; a
-    /// batch of several once the isolation budget is spent).
+    /// A single log still too large for the intake (413 on one entry).
     TooLarge,
+    /// A half answered 400 or 413 after the batch's isolation budget was
+    /// spent: its logs may well be good, so they are kept to send again,
+    /// not dead-lettered.
+    KeptBack { status: u16 },
 }
 
 /// The last failed attempt of an exhausted batch.
@@ -114,6 +117,10 @@ impl DeliveryReport {
                     f.rejected_ids.extend(failed.batch.logs().map(log_id))
                 }
                 FailureReason::TooLarge => f.too_large_ids.extend(failed.batch.logs().map(log_id)),
+                FailureReason::KeptBack { status } => {
+                    f.kept_back += failed.batch.len();
+                    f.kept_back_status = Some(*status);
+                }
                 FailureReason::Unauthorized { status } => f.unauthorized = Some(*status),
                 FailureReason::Refused { status } => f.refused = Some(*status),
             }
@@ -147,6 +154,10 @@ pub struct DeliveryFailures {
     pub rejected_ids: Vec<String>,
     /// CloudWatch event ids of single logs refused as too large.
     pub too_large_ids: Vec<String>,
+    /// Logs of halves answered 400/413 once the isolation budget was spent,
+    /// and that status.
+    pub kept_back: usize,
+    pub kept_back_status: Option<u16>,
     /// The status of a refused API key.
     pub unauthorized: Option<u16>,
     /// Another status retrying cannot fix.
@@ -165,6 +176,8 @@ impl DeliveryFailures {
         };
         self.rejected_ids.extend(other.rejected_ids);
         self.too_large_ids.extend(other.too_large_ids);
+        self.kept_back += other.kept_back;
+        self.kept_back_status = self.kept_back_status.or(other.kept_back_status);
         self.unauthorized = self.unauthorized.or(other.unauthorized);
         self.refused = self.refused.or(other.refused);
     }
@@ -207,6 +220,12 @@ impl std::fmt::Display for DeliveryFailures {
             parts.push(with_ids(
                 "refused as too large (HTTP 413)",
                 &self.too_large_ids,
+            ));
+        }
+        if let Some(status) = self.kept_back_status {
+            parts.push(format!(
+                "{} in batches still answered HTTP {status} when the isolation budget ran out",
+                self.kept_back
             ));
         }
         f.write_str(&parts.join("; "))
@@ -412,9 +431,14 @@ fn settle(
                 retry_after,
             };
         }
-        ResponseClass::TooLarge | ResponseClass::BadRequest
-            if batch.len() > 1 && isolation.take_split() =>
-        {
+        ResponseClass::TooLarge | ResponseClass::BadRequest if batch.len() > 1 => {
+            if !isolation.take_split() {
+                report.failed.push(FailedBatch {
+                    batch,
+                    reason: FailureReason::KeptBack { status },
+                });
+                return Settled::Done;
+            }
             // Halve until the offending logs stand alone; the second half is
             // pushed first so the first half goes out first.
             report.splits += 1;
@@ -423,8 +447,6 @@ fn settle(
             pending.push(first);
             return Settled::Done;
         }
-        // A single log, or a half once the isolation budget is spent: kept
-        // whole with the answer.
         ResponseClass::TooLarge => FailureReason::TooLarge,
         ResponseClass::BadRequest => FailureReason::Rejected { answer },
         ResponseClass::Unauthorized => FailureReason::Unauthorized { status },

@@ -37,6 +37,9 @@ pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
         FailureReason::Unauthorized { status } | FailureReason::Refused { status } => {
             failed(format!("HTTP {status}"), 1)
         }
+        FailureReason::KeptBack { status } => {
+            failed(format!("HTTP {status}, isolation budget spent"), 1)
+        }
         FailureReason::Rejected { answer } => (
             SpillKind::DeadLetter,
             SpillReason {
@@ -204,33 +207,23 @@ async fn replay_object<T: Transport>(
     deadlines: ReplayDeadlines,
     summary: &mut InvocationSummary,
 ) -> Result<ObjectReplay, SpillError> {
-    let StoredLogs { logs, unreadable } = store.load(key, deadlines.write).await?;
+    let read_by = deadlines
+        .write
+        .min(Instant::now() + limits::REPLAY_READ_TIMEOUT);
+    let StoredLogs { logs, unreadable } = store.load(key, read_by).await?;
     if !unreadable.is_empty() {
-        // Each alone, before anything is sent: the object is deleted only
-        // after this write, so a failure here leaves it to a later replay.
-        summary.replay_errors += 1;
-        let reason = SpillReason {
-            last_error: "unreadable in a stored object".to_owned(),
-            attempts: 0,
-            answer: None,
-        };
+        // Set aside before anything is sent: the object is deleted only
+        // after this write, so a failure here leaves it to a later replay,
+        // which overwrites this dead letter rather than add a copy.
         let batch = IntakeBatch::from_logs(unreadable.iter().map(Vec::as_slice));
-        let target = store
-            .store(
-                SpillKind::DeadLetter,
-                &batch,
-                &reason,
-                request_id,
-                deadlines.write,
-            )
-            .await?;
+        let target = store.store_unreadable(key, &batch, deadlines.write).await?;
         summary.dead_lettered += unreadable.len();
         tracing::error!(
             request_id,
             key,
             moved_to = %target,
-            logs = unreadable.len(),
-            "values of a stored object that are not readable log objects were moved to dead letters; the rest is replayed"
+            values = unreadable.len(),
+            "values of a stored object that are not log objects were moved to dead letters; the rest is replayed"
         );
     }
     let mut batcher = Batcher::new(batch_limits);

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::aws::s3_call_until;
 use crate::batch::IntakeBatch;
+use crate::limits;
 
 /// Most characters of an S3 error kept in a message.
 const MAX_ERROR_CHARS: usize = 300;
@@ -161,13 +162,58 @@ impl SpillStore {
         request_id: &str,
         deadline: Instant,
     ) -> Result<String, SpillError> {
+        let key = self.object_key(kind, SystemTime::now(), request_id);
+        self.put_batch(key, batch, reason, deadline).await
+    }
+
+    /// Writes the values of stored object `source_key` that are not log
+    /// objects as a dead letter whose key follows from the source's, so a
+    /// replay that runs again (the source not deleted yet) overwrites it
+    /// instead of adding a copy.
+    pub async fn store_unreadable(
+        &self,
+        source_key: &str,
+        batch: &IntakeBatch,
+        deadline: Instant,
+    ) -> Result<String, SpillError> {
+        let reason = SpillReason {
+            last_error: "unreadable in a stored object".to_owned(),
+            attempts: 0,
+            answer: None,
+        };
+        self.put_batch(
+            self.unreadable_key(source_key, "-values"),
+            batch,
+            &reason,
+            deadline,
+        )
+        .await
+    }
+
+    /// `dead_letter/<function>/unreadable/<name of source_key, less
+    /// .json.gz><suffix>.json.gz`.
+    fn unreadable_key(&self, source_key: &str, suffix: &str) -> String {
+        let name = source_key.rsplit('/').next().unwrap_or(source_key);
+        let stem = name.strip_suffix(".json.gz").unwrap_or(name);
+        format!(
+            "{}unreadable/{stem}{suffix}.json.gz",
+            self.prefix(SpillKind::DeadLetter)
+        )
+    }
+
+    async fn put_batch(
+        &self,
+        key: String,
+        batch: &IntakeBatch,
+        reason: &SpillReason,
+        deadline: Instant,
+    ) -> Result<String, SpillError> {
         if Instant::now() >= deadline {
             return Err(SpillError::Deadline {
                 operation: "PutObject",
                 bucket: self.bucket.clone(),
             });
         }
-        let key = self.object_key(kind, SystemTime::now(), request_id);
         // Level 1: this runs in the last seconds before the deadline, on a
         // fraction of a vCPU; a few per cent more bytes in S3 cost nothing.
         let mut gz = GzEncoder::new(
@@ -238,8 +284,10 @@ impl SpillStore {
     /// The log objects of a stored batch, each tagged `retry:true`, read
     /// log by log: the array is split into raw values without decoding
     /// their strings, so a log serde_json cannot decode (a lone surrogate
-    /// escape, say) is set aside alone instead of making the whole object
-    /// unreadable.
+    /// escape, say) goes out as stored, and a value that is not a log object
+    /// is set aside alone, instead of either making the whole object
+    /// unreadable. An object larger than any the forwarder writes is
+    /// refused before it is read whole.
     pub async fn load(&self, key: &str, deadline: Instant) -> Result<StoredLogs, SpillError> {
         let get = self
             .s3
@@ -257,6 +305,23 @@ impl SpillStore {
                 },
                 _ => self.s3_error("GetObject", key, &e),
             })?;
+        let corrupt = |detail: String| SpillError::Corrupt {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            detail,
+        };
+        let too_large = || {
+            corrupt(format!(
+                "larger than the {} bytes of any object the forwarder writes",
+                limits::MAX_STORED_OBJECT_BYTES
+            ))
+        };
+        if object
+            .content_length()
+            .is_some_and(|n| n as u64 > limits::MAX_STORED_OBJECT_BYTES as u64)
+        {
+            return Err(too_large());
+        }
         let bytes = self
             .bounded("GetObject", deadline, object.body.collect())
             .await?
@@ -267,15 +332,14 @@ impl SpillStore {
                 detail: truncate(&e.to_string()),
             })?
             .into_bytes();
-        let corrupt = |detail: String| SpillError::Corrupt {
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            detail,
-        };
         let mut json = Vec::new();
         MultiGzDecoder::new(&bytes[..])
+            .take(limits::MAX_STORED_OBJECT_BYTES as u64 + 1)
             .read_to_end(&mut json)
             .map_err(|e| corrupt(e.to_string()))?;
+        if json.len() > limits::MAX_STORED_OBJECT_BYTES {
+            return Err(too_large());
+        }
         let values: Vec<&RawValue> = serde_json::from_slice(&json)
             .map_err(|e| corrupt(format!("at line {} column {}", e.line(), e.column())))?;
         let mut stored = StoredLogs::default();
@@ -377,14 +441,25 @@ pub struct StoredLogs {
 /// member names.
 fn tag_retry(log: &RawValue) -> Option<Vec<u8>> {
     let Members(mut members) = serde_json::from_str(log.get()).ok()?;
+    // With a duplicate `ddtags`, parsers keep the last: that one is tagged
+    // and the others dropped.
+    let tags_at = members.iter().rposition(|(k, _)| k == "ddtags");
+    if let Some(last) = tags_at {
+        let mut i = 0;
+        members.retain(|(k, _)| {
+            i += 1;
+            k != "ddtags" || i - 1 == last
+        });
+    }
     let tags_at = members.iter().position(|(k, _)| k == "ddtags");
     let tags = match tags_at.map(|i| serde_json::from_str::<String>(members[i].1.get())) {
         Some(Ok(t)) if t.split(',').any(|t| t == "retry:true") => t,
         Some(Ok(t)) if t.is_empty() => "retry:true".to_owned(),
         None => "retry:true".to_owned(),
         Some(Ok(t)) => format!("{t},retry:true"),
-        // Tags that do not decode: the log goes as stored, untagged,
-        // rather than not at all.
+        // Tags that do not decode as a string (a lone surrogate; a number,
+        // which the forwarder never writes): the log goes as stored,
+        // untagged, rather than not at all.
         Some(Err(_)) => return Some(log.get().as_bytes().to_vec()),
     };
     let tags = serde_json::value::to_raw_value(&tags).ok()?;
@@ -501,6 +576,13 @@ mod tests {
             "retry:true"
         );
         assert_eq!(tagged(r#"{"ddtags":""}"#).unwrap()["ddtags"], "retry:true");
+        let raw =
+            RawValue::from_string(r#"{"ddtags":"a:1","m":1,"ddtags":"b:2"}"#.to_owned()).unwrap();
+        assert_eq!(
+            tag_retry(&raw).unwrap(),
+            br#"{"m":1,"ddtags":"b:2,retry:true"}"#,
+            "the last of duplicate tags is the one parsers keep"
+        );
     }
 
     /// Regression: one log serde_json cannot decode made the whole stored
