@@ -617,11 +617,12 @@ const INTAKE_PATH: &str = "/api/v2/logs";
 /// key travels in a header, and sending it in clear text must be a
 /// deliberate choice.
 fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String, ConfigError> {
-    const ACCEPTS: &str = "an https:// or http:// URL with a host, an optional port from 1 to 65535 and path, and no query, fragment or user name; or a bare host name (with DD_PORT and DD_NO_SSL)";
-    let invalid = |value: String| ConfigError::Invalid {
+    const ACCEPTS: &str = "expected an https:// or http:// URL with a host, an optional port from 1 to 65535 and path, and no query, fragment or user name; or a bare host name (with DD_PORT and DD_NO_SSL)";
+    // The value is never echoed: a URL can carry a key in its query
+    // (`?dd-api-key=`) or credentials.
+    let invalid = |_: String| ConfigError::Rejected {
         variable: "DD_URL",
-        value,
-        accepts: ACCEPTS,
+        reason: ACCEPTS,
     };
     // `@` only ever introduces credentials here, and a value holding them
     // is never echoed, parsed or not.
@@ -636,7 +637,7 @@ fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String
     // port is DD_PORT's, and a path has nowhere to go.
     let bare_host_ok = || {
         let unbracketed = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'));
-        unbracketed.is_some() || !value.contains([':', '/', '?', '#'])
+        unbracketed.is_some() || !value.contains([':', '/', '\\', '?', '#'])
     };
     if !full && !bare_host_ok() {
         return Err(invalid(value));
@@ -681,8 +682,11 @@ fn intake_base_from_url(value: String, port: u16, no_ssl: bool) -> Result<String
     }
     // A URL that already names the endpoint (as other log shippers take
     // it) is not given the path twice.
-    let base = url.as_str().trim_end_matches('/');
-    Ok(base.strip_suffix(INTAKE_PATH).unwrap_or(base).to_owned())
+    if let Some(prefix) = url.path().trim_end_matches('/').strip_suffix(INTAKE_PATH) {
+        let prefix = prefix.to_owned();
+        url.set_path(&prefix);
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -793,9 +797,10 @@ mod tests {
             "h/",
             "https://h:0",
             "::1",
+            "h\\x",
         ] {
             let err = url(bad).expect_err(bad);
-            assert!(err.starts_with("DD_URL="), "{bad}: {err}");
+            assert!(err.starts_with("DD_URL is not valid"), "{bad}: {err}");
         }
         for secret in [
             "https://user:hunter2@h",

@@ -135,7 +135,9 @@ pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeEr
 /// our own types and are kept; positions are kept.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    if text.starts_with("missing field") || text.starts_with("duplicate field") {
+    // A syntax error names what the parser expected, never a value.
+    let data = e.classify() == serde_json::error::Category::Data;
+    if !data || text.starts_with("missing field") || text.starts_with("duplicate field") {
         return text;
     }
     // The last ones: a value may itself hold ", expected" or " at line".

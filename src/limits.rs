@@ -87,6 +87,12 @@ pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
 /// Largest retry delay ceiling (full jitter picks a delay in `[0, ceiling]`).
 pub const RETRY_MAX_DELAY: Duration = Duration::from_secs(8);
 
+/// Longest the body of an intake answer is read once its status is in.
+/// Datadog's answers are a few bytes sent with the headers; a body that
+/// stalls past this is abandoned (its connection closed) and the status
+/// stands.
+pub const INTAKE_ANSWER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Least time an attempt must have before the retry stop to be worth
 /// making: a connection set-up and a body upload from inside AWS take well
 /// under this. Retries go on, with capped backoff, for as long as the time

@@ -197,7 +197,15 @@ impl Transport for IntakeClient {
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         // Only rejected logs need the answer. The body is read up to a small
         // cap whatever the status: an endless answer must not fill memory.
-        let answer = match read_capped(response, limits::MAX_INTAKE_RESPONSE_BYTES).await {
+        // Its own short time, too: the status is already the answer, and a
+        // stalled body must not hold the attempt to its request timeout.
+        let read = tokio::time::timeout(
+            limits::INTAKE_ANSWER_READ_TIMEOUT,
+            read_capped(response, limits::MAX_INTAKE_RESPONSE_BYTES),
+        )
+        .await
+        .unwrap_or_else(|_| Ok(Vec::new()));
+        let answer = match read {
             Ok(b) if status == 400 => {
                 String::from_utf8_lossy(&b[..b.len().min(limits::MAX_INTAKE_ANSWER_BYTES)])
                     .into_owned()

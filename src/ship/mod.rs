@@ -361,8 +361,25 @@ impl<T: Transport> Shipper<T> {
                 tokio::time::sleep(delay).await;
             }
         }
+        merge_kept_back(&mut report.failed);
         report
     }
+}
+
+/// The halves of one batch kept back when its isolation budget ran out go
+/// back as one batch (they came from it, so they fit its limits): one S3
+/// object and one replay later, not one per half.
+fn merge_kept_back(failed: &mut Vec<FailedBatch>) {
+    let is_kept_back = |f: &FailedBatch| matches!(f.reason, FailureReason::KeptBack { .. });
+    if failed.iter().filter(|f| is_kept_back(f)).count() < 2 {
+        return;
+    }
+    let (kept, mut rest): (Vec<FailedBatch>, Vec<FailedBatch>) =
+        failed.drain(..).partition(is_kept_back);
+    let reason = kept[0].reason.clone();
+    let batch = IntakeBatch::from_logs(kept.iter().flat_map(|f| f.batch.logs()));
+    rest.push(FailedBatch { batch, reason });
+    *failed = rest;
 }
 
 /// Requests left for the halves of batches split after a 400 or 413.

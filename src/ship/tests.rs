@@ -363,6 +363,15 @@ async fn isolation_has_a_budget_when_every_log_is_rejected() {
     let kept_back = logs_where(|r| matches!(r, FailureReason::KeptBack { status: 400 }));
     assert!(rejected > 0 && rejected < 20, "{rejected}");
     assert_eq!(rejected + kept_back, 1_000);
+    assert_eq!(
+        report
+            .failed
+            .iter()
+            .filter(|f| matches!(f.reason, FailureReason::KeptBack { .. }))
+            .count(),
+        1,
+        "the halves kept back go back as one batch"
+    );
     let failures = report.failures().unwrap();
     assert_eq!(failures.kept_back, kept_back);
     assert!(

@@ -280,3 +280,45 @@ async fn replay_object<T: Transport>(
     );
     Ok(ObjectReplay::Done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ship::LastFailure;
+
+    /// Only what the intake refused on its own is a dead letter; a half
+    /// kept back when the isolation budget ran out is sent again.
+    #[test]
+    fn only_logs_refused_alone_are_dead_letters() {
+        let kind = |reason: FailureReason| spill_plan(&reason).0;
+        assert_eq!(
+            kind(FailureReason::KeptBack { status: 400 }),
+            SpillKind::Failed
+        );
+        assert_eq!(
+            kind(FailureReason::KeptBack { status: 413 }),
+            SpillKind::Failed
+        );
+        assert_eq!(
+            spill_plan(&FailureReason::KeptBack { status: 400 })
+                .1
+                .last_error,
+            "HTTP 400, isolation budget spent"
+        );
+        assert_eq!(
+            kind(FailureReason::Rejected { answer: "x".into() }),
+            SpillKind::DeadLetter
+        );
+        assert_eq!(kind(FailureReason::TooLarge), SpillKind::DeadLetter);
+        for reason in [
+            FailureReason::Exhausted {
+                attempts: 3,
+                last: LastFailure::Deadline,
+            },
+            FailureReason::Unauthorized { status: 403 },
+            FailureReason::Refused { status: 404 },
+        ] {
+            assert_eq!(kind(reason), SpillKind::Failed);
+        }
+    }
+}

@@ -116,6 +116,8 @@ struct State {
     accepted_count: usize,
     keep_logs: bool,
     oversize_logs: usize,
+    /// Ids of logs answered 400 or 413 in a request of their own.
+    refused_alone: Vec<String>,
 }
 
 pub struct IntakeEmulator {
@@ -221,6 +223,12 @@ impl IntakeEmulator {
     /// How many logs were accepted, kept or not.
     pub fn accepted_count(&self) -> usize {
         self.state.lock().unwrap().accepted_count
+    }
+
+    /// Ids of the logs the intake answered 400 or 413 when sent alone: the
+    /// only ones a forwarder may dead-letter.
+    pub fn refused_alone(&self) -> Vec<String> {
+        self.state.lock().unwrap().refused_alone.clone()
     }
 
     pub fn oversize_logs(&self) -> usize {
@@ -387,6 +395,11 @@ async fn handle(
         (false, _) => answer(404, &error_body(404, "not found")),
     };
     seen.status = response.status().as_u16();
+    if matches!(seen.status, 400 | 413)
+        && let Some(id) = single_log_id(seen.content_encoding.as_deref(), &wire)
+    {
+        state.lock().unwrap().refused_alone.push(id);
+    }
     let (accepted, oversize) = match accepted {
         Some((logs, oversize)) if seen.status == 202 => (Some(logs), oversize),
         _ => (None, 0),
@@ -504,6 +517,26 @@ fn judge(contract: &IntakeContract, seen: &mut SeenRequest, wire: &[u8]) -> Judg
         .filter(|l| l.get().len() > contract.max_log_bytes)
         .count();
     (answer(202, "{}"), Some((logs, oversize)))
+}
+
+/// The `id` of the one log in a request body, if it holds exactly one;
+/// read without decoding the rest (it may not decode).
+fn single_log_id(encoding: Option<&str>, wire: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    let body = match encoding {
+        Some("gzip") => inflate(flate2::read::MultiGzDecoder::new(wire), 10_000_000).ok()?,
+        Some("zstd") => inflate(zstd::stream::read::Decoder::new(wire).ok()?, 10_000_000).ok()?,
+        Some("deflate") => inflate(flate2::read::ZlibDecoder::new(wire), 10_000_000).ok()?,
+        _ => wire.to_vec(),
+    };
+    let logs: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&body).ok()?;
+    match logs.as_slice() {
+        [one] => serde_json::from_str::<IdOnly>(one.get()).ok().map(|l| l.id),
+        _ => None,
+    }
 }
 
 fn inflate(mut reader: impl Read, max: usize) -> Result<Vec<u8>, u16> {
