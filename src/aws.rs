@@ -94,20 +94,13 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config.build())
 }
 
-/// A CloudWatch Logs client whose calls give up after `timeout`, retries
-/// included: reading tags is an extra, and must not hold up forwarding.
-pub fn logs_client(
-    sdk: &aws_config::SdkConfig,
-    timeout: Duration,
-) -> aws_sdk_cloudwatchlogs::Client {
-    let config = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(limits::AWS_CONNECT_TIMEOUT.min(timeout))
-                .operation_attempt_timeout(timeout)
-                .operation_timeout(timeout)
-                .build(),
-        )
-        .build();
-    aws_sdk_cloudwatchlogs::Client::from_conf(config)
+/// A CloudWatch Logs client. Its call (tags) is an extra that must not hold
+/// up forwarding: it is bounded per call, see `GroupTagCache::lookup`.
+pub fn logs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_cloudwatchlogs::Client {
+    aws_sdk_cloudwatchlogs::Client::new(sdk)
+}
+
+/// A CloudWatch Logs call's config override for [`timeouts_until`].
+pub fn logs_call_until(deadline: Instant) -> aws_sdk_cloudwatchlogs::config::Builder {
+    aws_sdk_cloudwatchlogs::config::Builder::default().timeout_config(timeouts_until(deadline))
 }

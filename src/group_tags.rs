@@ -61,7 +61,7 @@ impl GroupTagCache {
         let region = sdk
             .region()
             .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        let client = crate::aws::logs_client(&sdk, limits::TAGS_FETCH_TIMEOUT);
+        let client = crate::aws::logs_client(&sdk);
         Self::new(client, region, ttl)
     }
 
@@ -94,13 +94,9 @@ impl GroupTagCache {
             .list_tags_for_resource()
             .resource_arn(&arn)
             .customize()
-            .config_override(
-                aws_sdk_cloudwatchlogs::config::Builder::default().timeout_config(
-                    crate::aws::timeouts_until(
-                        deadline.min(tokio::time::Instant::now() + limits::TAGS_FETCH_TIMEOUT),
-                    ),
-                ),
-            )
+            .config_override(crate::aws::logs_call_until(
+                deadline.min(tokio::time::Instant::now() + limits::TAGS_FETCH_TIMEOUT),
+            ))
             .send()
             .await
         {

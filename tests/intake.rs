@@ -410,28 +410,24 @@ async fn retries_end_at_the_deadline_and_fail_the_invocation() {
 async fn undelivered_counts_add_up_across_batch_groups() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
     let cfg = config(&intake, &[]);
-    let short = || Invocation {
-        deadline: tokio::time::Instant::now() + Duration::from_secs(4),
-        ..invocation()
-    };
     let payload = event(audit_event(&messages(2_500)));
+    let failure = || async {
+        let short = Invocation {
+            deadline: tokio::time::Instant::now() + Duration::from_secs(4),
+            ..invocation()
+        };
+        let err = forwarder(&cfg).handle(&payload, &short).await.unwrap_err();
+        err.error_message()
+    };
     intake.set_down(Some(Fault::Status(503)));
-    let err = forwarder(&cfg)
-        .handle(&payload, &short())
-        .await
-        .unwrap_err();
-    let msg = err.error_message();
+    let msg = failure().await;
     assert!(
         msg.starts_with("2500 of 2500 logs were not delivered: 2500 still failing"),
         "{msg}"
     );
     // The first group (two full batches) goes through; the last 500 do not.
     intake.push_faults([Fault::Delay(Duration::ZERO), Fault::Delay(Duration::ZERO)]);
-    let err = forwarder(&cfg)
-        .handle(&payload, &short())
-        .await
-        .unwrap_err();
-    let msg = err.error_message();
+    let msg = failure().await;
     assert!(
         msg.starts_with("500 of 2500 logs were not delivered"),
         "{msg}"

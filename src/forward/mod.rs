@@ -149,6 +149,12 @@ impl Invocation {
         }
     }
 
+    /// `margin` before the deadline (the deadline itself if less is left):
+    /// when work must be over to leave time for what follows it.
+    pub fn deadline_less(&self, margin: Duration) -> Instant {
+        self.deadline.checked_sub(margin).unwrap_or(self.deadline)
+    }
+
     /// A local run, with as much time as the default Lambda timeout.
     pub fn local(request_id: impl Into<String>) -> Self {
         Self {
@@ -399,10 +405,7 @@ impl Forwarder {
             return GroupTags::default();
         };
         let partition = partition_of(&invocation.invoked_function_arn);
-        let by = invocation
-            .deadline
-            .checked_sub(limits::DEADLINE_SAFETY_MARGIN)
-            .unwrap_or(invocation.deadline);
+        let by = invocation.deadline_less(limits::DEADLINE_SAFETY_MARGIN);
         let tags = cache.lookup(partition, owner, log_group, by).await;
         if tags.fetch_failed {
             summary.tag_fetch_errors += 1;
@@ -564,10 +567,7 @@ fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
 }
 
 pub(crate) fn spill_write_deadline(invocation: &Invocation) -> Instant {
-    invocation
-        .deadline
-        .checked_sub(limits::SPILL_DEADLINE_MARGIN)
-        .unwrap_or(invocation.deadline)
+    invocation.deadline_less(limits::SPILL_DEADLINE_MARGIN)
 }
 
 fn write_dry_run(out: &Mutex<dyn Write + Send>, batches: &[IntakeBatch]) -> std::io::Result<()> {

@@ -89,10 +89,7 @@ impl Forwarder {
             offset,
             detail,
         };
-        let read_by = invocation
-            .deadline
-            .checked_sub(limits::DEADLINE_SAFETY_MARGIN)
-            .unwrap_or(invocation.deadline);
+        let read_by = invocation.deadline_less(limits::DEADLINE_SAFETY_MARGIN);
         let mut reader =
             ObjectReader::open(s3, bucket, key, self.max_decompressed_bytes, read_by).await?;
         let arn = &invocation.invoked_function_arn;

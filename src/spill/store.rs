@@ -181,24 +181,13 @@ impl SpillStore {
             attempts: 0,
             answer: None,
         };
-        self.put_batch(
-            self.unreadable_key(source_key, "-values"),
-            batch,
-            &reason,
-            deadline,
-        )
-        .await
-    }
-
-    /// `dead_letter/<function>/unreadable/<name of source_key, less
-    /// .json.gz><suffix>.json.gz`.
-    fn unreadable_key(&self, source_key: &str, suffix: &str) -> String {
         let name = source_key.rsplit('/').next().unwrap_or(source_key);
         let stem = name.strip_suffix(".json.gz").unwrap_or(name);
-        format!(
-            "{}unreadable/{stem}{suffix}.json.gz",
+        let key = format!(
+            "{}unreadable/{stem}-values.json.gz",
             self.prefix(SpillKind::DeadLetter)
-        )
+        );
+        self.put_batch(key, batch, &reason, deadline).await
     }
 
     async fn put_batch(

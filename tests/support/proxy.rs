@@ -104,14 +104,24 @@ async fn relay(
     let Ok(upstream) = TcpStream::connect(&authority).await else {
         return Ok(refuse(StatusCode::BAD_GATEWAY));
     };
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(upstream))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(connection);
     let (mut parts, body) = req.into_parts();
     parts.uri = path.parse().map_err(std::io::Error::other)?;
     parts.headers.remove("proxy-connection");
     parts.headers.remove("proxy-authorization");
+    send_upstream(upstream, Request::from_parts(parts, body)).await
+}
+
+/// Sends `req` over a new connection to `upstream` and returns the whole
+/// answer (for the test proxies in front of a real server).
+pub async fn send_upstream(
+    upstream: TcpStream,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(upstream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(connection);
+    let (parts, body) = req.into_parts();
     let body = body
         .collect()
         .await

@@ -21,6 +21,8 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
+use super::proxy::send_upstream;
+
 /// How the S3 behind the proxy behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Behaviour {
@@ -173,27 +175,7 @@ async fn handle(
     if let S3Behaviour::Slow(d) = behaviour {
         tokio::time::sleep(d).await;
     }
-    let stream = TcpStream::connect(upstream).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(connection);
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
-    let answer = sender
-        .send_request(Request::from_parts(parts, Full::new(body)))
-        .await
-        .map_err(std::io::Error::other)?;
-    let (parts, body) = answer.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
-    record(parts.status.as_u16());
-    Ok(Response::from_parts(parts, Full::new(body)))
+    let answer = send_upstream(TcpStream::connect(upstream).await?, req).await?;
+    record(answer.status().as_u16());
+    Ok(answer)
 }
