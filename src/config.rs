@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::audit_filter::{AuditFilter, NoiseLevel};
-use crate::audit_query::{AuditQuery, QueryError};
+use crate::audit::filter::{AuditFilter, MatchFilter, NoiseLevel};
+use crate::audit::query::{AuditQuery, QueryError};
+use crate::audit::scrubbing::{Scrubber, SerializedRule};
 use crate::limits;
 use crate::proxy::{ProxySettings, ProxyUrl};
-use crate::scrub::{MatchFilter, Scrubber, SerializedRule};
 use crate::ship::BodyEncoding;
 use regex::Regex;
 
@@ -126,7 +126,7 @@ pub struct Config {
     /// resources besides `secrets` whose data is redacted; `None` when off.
     pub redact_resources: Option<Vec<String>>,
     /// `DD_SIEM_ATTRIBUTES`: add `http.*`, `usr.name`, `network.client.ip`,
-    /// `kube_namespace` and `objectRef` to audit logs (`crate::siem`).
+    /// `kube_namespace` and `objectRef` to audit logs (`crate::audit::siem`).
     pub siem_attributes: bool,
     /// `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
     pub match_filter: MatchFilter,
@@ -383,10 +383,10 @@ impl Config {
         };
         let mut scrubber = Scrubber::default();
         if parse_bool("REDACT_IP", get("REDACT_IP"), false)? {
-            scrubber.rules.push(crate::scrub::ip_rule());
+            scrubber.rules.push(crate::audit::scrubbing::ip_rule());
         }
         if parse_bool("REDACT_EMAIL", get("REDACT_EMAIL"), false)? {
-            scrubber.rules.push(crate::scrub::email_rule());
+            scrubber.rules.push(crate::audit::scrubbing::email_rule());
         }
         if let Some(rule) = pattern("DD_SCRUBBING_RULE")? {
             // The Datadog Forwarder's default replacement is "": a match is
@@ -431,7 +431,7 @@ impl Config {
             .map(str::trim)
             .filter(|n| !n.is_empty())
         {
-            if crate::audit_query::parse_net(net).is_none() {
+            if crate::audit::query::parse_net(net).is_none() {
                 return Err(ConfigError::Invalid {
                     variable: "DD_AUDIT_INTERNAL_NETWORKS",
                     value: net.to_owned(),

@@ -14,8 +14,6 @@
 
 pub mod api_key;
 pub mod audit;
-pub mod audit_filter;
-pub mod audit_query;
 pub mod aws;
 pub mod batch;
 pub mod calendar;
@@ -29,12 +27,9 @@ pub mod local;
 pub mod logging;
 pub mod metrics;
 pub mod proxy;
-pub mod redact;
 pub mod s3_object;
-pub mod scrub;
 pub mod shape;
 pub mod ship;
-pub mod siem;
 pub mod spill;
 pub mod trigger;
 

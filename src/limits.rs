@@ -25,7 +25,7 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 5_000_000;
 /// Source: the same page ("Maximum size for a single log: 1MB"). Past it the
 /// intake cuts the log wherever the byte count falls, which can break the
 /// JSON of an audit event; the forwarder shrinks such logs itself
-/// (`crate::audit`) so they arrive whole and parseable.
+/// (`crate::audit::shrink`) so they arrive whole and parseable.
 pub const MAX_LOG_BYTES: usize = 1_000_000;
 
 /// Default cap on the decompressed size of one subscription payload.

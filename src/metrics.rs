@@ -49,13 +49,18 @@ pub struct InvocationSummary {
     pub noise_bytes: u64,
     /// Logs changed by `REDACT_IP`, `REDACT_EMAIL` or `DD_SCRUBBING_RULE`.
     pub logs_scrubbed: usize,
-    /// Logs whose message had secret values replaced (`crate::redact`).
+    /// Logs whose message had secret values replaced
+    /// (`crate::audit::redaction`).
     pub logs_redacted: usize,
     /// Values replaced in them.
     pub redacted_values: usize,
     /// Of those, messages replaced whole: they may hold secrets and are
-    /// not valid JSON (`crate::redact::WITHHELD`).
+    /// not valid JSON (`crate::audit::redaction::WITHHELD`), or were
+    /// broken by `DD_SCRUBBING_RULE`.
     pub logs_withheld: usize,
+    /// Events a privacy rule could not read whole (too deep, a number out
+    /// of range, a lone surrogate) and so treated on the safe side.
+    pub read_fallbacks: usize,
     /// Logs kept in S3 under `failed_events/` for replay, including those
     /// a replay wrote back after they failed again.
     pub stored: usize,
@@ -108,6 +113,19 @@ impl InvocationSummary {
         for (status, n) in &report.error_statuses {
             *self.error_statuses.entry(*status).or_default() += n;
         }
+    }
+
+    /// Adds what the audit stage did to one or more events.
+    pub fn add_audit(&mut self, tally: &crate::audit::AuditTally) {
+        self.filtered += tally.filtered;
+        self.filtered_by_query += tally.filtered_by_query;
+        self.filtered_as_noise += tally.filtered_as_noise;
+        self.noise_bytes += tally.noise_bytes;
+        self.logs_redacted += tally.logs_redacted;
+        self.redacted_values += tally.redacted_values;
+        self.logs_withheld += tally.logs_withheld;
+        self.logs_scrubbed += tally.logs_scrubbed;
+        self.read_fallbacks += tally.read_fallbacks;
     }
 
     /// The summary line. Counts only: never a payload, a message or a key.

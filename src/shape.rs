@@ -233,7 +233,7 @@ pub struct EventKey<'a> {
     /// Epoch milliseconds.
     pub timestamp: i64,
     /// Further top-level attributes, serialized, each as `,"name":value`
-    /// (`crate::siem`); empty for none.
+    /// (`crate::audit::siem`); empty for none.
     pub attributes: &'a str,
 }
 

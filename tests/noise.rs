@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 
-use eks_audit_forwarder::audit_filter::{NOISE_AGGRESSIVE_EXTRA, NOISE_STANDARD};
+use eks_audit_forwarder::audit::filter::{NOISE_AGGRESSIVE_EXTRA, NOISE_STANDARD};
 use eks_audit_forwarder::metrics::InvocationSummary;
 use serde_json::Value;
 use support::in_process::forward_messages;

@@ -5,9 +5,11 @@
 //! stages for their triggers through the same [`Outbox`].
 
 mod kinesis;
+mod outbox;
 mod s3;
 
-use std::borrow::Cow;
+use outbox::Outbox;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,19 +18,16 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 use tokio::time::Instant;
 
-use crate::audit::{ShrunkMessage, shrink_message};
-use crate::audit_filter::{AuditFilter, AuditVerdict};
+use crate::audit::{AuditSettings, Processor};
 use crate::batch::OversizeLog;
-use crate::batch::{BatchLimits, Batcher, IntakeBatch};
+use crate::batch::{BatchLimits, IntakeBatch};
 use crate::config::{ApiKey, Config};
-use crate::decode::{DecodeError, SubscriptionDocument, decompress_payload, parse_document};
+use crate::decode::{DecodeError, decompress_payload, parse_document};
 use crate::group_tags::{GroupTagCache, GroupTags, partition_of};
 use crate::limits;
 use crate::metrics::InvocationSummary;
-use crate::redact::SecretRedactor;
 use crate::s3_object::ObjectError;
-use crate::scrub::{MatchFilter, Scrubbed, Scrubber};
-use crate::shape::{DocumentShape, EventKey, LogOrigin, LogShaper, Truncation};
+use crate::shape::{LogOrigin, LogShaper};
 use crate::ship::{
     DeliveryFailures, DeliveryReport, IntakeClient, IntakeTarget, ShipOptions, Shipper,
 };
@@ -178,8 +177,8 @@ pub struct Forwarder {
     function_name: String,
     /// With `DD_FETCH_LOG_GROUP_TAGS`: the log groups' tags.
     group_tags: Option<Arc<GroupTagCache>>,
-    /// What is done to audit events on the way (redaction, attributes).
-    rules: Arc<AuditRules>,
+    /// The audit stage: filters, redaction, scrubbing, attributes.
+    processor: Arc<Processor>,
     /// The client that reads S3 objects, built on the first S3 event.
     s3_reader: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
     /// For the S3 reader's client.
@@ -213,13 +212,16 @@ impl Forwarder {
             metrics_namespace: config.metrics_namespace.clone(),
             function_name: config.function_name.clone(),
             group_tags: None,
-            rules: Arc::new(AuditRules {
+            processor: Arc::new(Processor::new(AuditSettings {
                 match_filter: config.match_filter.clone(),
                 audit_filter: config.audit_filter.clone(),
                 scrubber: config.scrubber.clone(),
-                redactor: config.redact_resources.as_deref().map(SecretRedactor::new),
+                redactor: config
+                    .redact_resources
+                    .as_deref()
+                    .map(crate::audit::SecretRedactor::new),
                 siem_attributes: config.siem_attributes,
-            }),
+            })),
             s3_reader: Arc::default(),
             proxy: config.proxy.clone(),
         }
@@ -390,7 +392,7 @@ impl Forwarder {
 
     /// An empty outbox with this forwarder's limits and rules.
     fn outbox(&self) -> Outbox<'_> {
-        Outbox::new(self.batch_limits, &self.rules)
+        Outbox::new(self.batch_limits, &self.processor)
     }
 
     /// The log group's tags, when they are fetched.
@@ -585,227 +587,6 @@ fn record_delivery(summary: &mut InvocationSummary, report: &DeliveryReport) {
     summary.logs_forwarded += report.delivered_logs;
     summary.logs_failed += report.failed_logs();
     summary.add_traffic(report);
-}
-
-/// What is done to each audit event's message on its way, set once from
-/// the configuration.
-#[derive(Debug)]
-struct AuditRules {
-    /// `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH`.
-    match_filter: MatchFilter,
-    /// `DD_AUDIT_INCLUDE` / `DD_AUDIT_EXCLUDE` / `DD_AUDIT_NOISE_FILTER`.
-    audit_filter: AuditFilter,
-    /// `REDACT_IP`, `REDACT_EMAIL`, `DD_SCRUBBING_RULE`.
-    scrubber: Scrubber,
-    /// `None` with `DD_REDACT_SECRETS=false`.
-    redactor: Option<SecretRedactor>,
-    /// `DD_SIEM_ATTRIBUTES`.
-    siem_attributes: bool,
-}
-
-/// Log objects on their way into request bodies: filtered by text and by
-/// audit field (counted), scrubbed, secrets redacted, SIEM attributes
-/// added, shaped, shrunk when over the per-log limit (counted and logged,
-/// never dropped), and batched.
-struct Outbox<'f> {
-    rules: &'f AuditRules,
-    /// The attributes of the log being built.
-    attributes: String,
-    batcher: Batcher,
-    /// The largest log object, with room for the `retry:true` tag a replay
-    /// adds, so a log shrunk to the limit still fits when it comes back.
-    max_log: usize,
-    log: Vec<u8>,
-}
-
-impl<'f> Outbox<'f> {
-    fn new(batch_limits: BatchLimits, rules: &'f AuditRules) -> Self {
-        let batcher = Batcher::new(batch_limits);
-        let max_log = batcher.max_log_bytes() - limits::REPLAY_TAG_ROOM;
-        Self {
-            rules,
-            attributes: String::new(),
-            batcher,
-            max_log,
-            log: Vec::with_capacity(4096),
-        }
-    }
-
-    /// Adds one log with `message_json` (a JSON string, quotes included).
-    fn push(
-        &mut self,
-        shape: &DocumentShape,
-        key: EventKey<'_>,
-        message_json: &str,
-        invocation: &Invocation,
-        summary: &mut InvocationSummary,
-    ) -> Result<(), UnfittableLog> {
-        // The audit filters read the event as it arrived, before any
-        // scrubbing can change the fields they select on.
-        match self.rules.audit_filter.verdict(message_json) {
-            AuditVerdict::Keep => {}
-            AuditVerdict::Excluded => {
-                summary.filtered_by_query += 1;
-                return Ok(());
-            }
-            AuditVerdict::Noise => {
-                summary.filtered_as_noise += 1;
-                summary.noise_bytes += message_json.len() as u64;
-                return Ok(());
-            }
-        }
-        // The Datadog Forwarder's filter reads the message as text:
-        // unescaped only when it is on.
-        if self.rules.match_filter.is_active() {
-            let text: Cow<'_, str> =
-                serde_json::from_str(message_json).unwrap_or(Cow::Borrowed(message_json));
-            if !self.rules.match_filter.keeps(&text) {
-                summary.filtered += 1;
-                return Ok(());
-            }
-        }
-        // Secrets go first, so no scrubbing rule can hide from the
-        // redactor what it looks for.
-        let redacted = self
-            .rules
-            .redactor
-            .as_ref()
-            .and_then(|r| r.redact(message_json));
-        if let Some(r) = &redacted {
-            summary.logs_redacted += 1;
-            summary.redacted_values += r.values;
-            if r.withheld {
-                summary.logs_withheld += 1;
-                tracing::warn!(
-                    request_id = %invocation.request_id,
-                    event_id = %key.id,
-                    "a message that may hold secrets is not valid JSON: it was withheld, a marker sent in its place"
-                );
-            }
-        }
-        let message_json = redacted.as_ref().map_or(message_json, |r| &r.message_json);
-        let scrubbed = if self.rules.scrubber.is_active() {
-            self.rules.scrubber.scrub_message(message_json)
-        } else {
-            Scrubbed::Unchanged
-        };
-        let message_json = match &scrubbed {
-            Scrubbed::Unchanged => message_json,
-            Scrubbed::Changed(message) => {
-                summary.logs_scrubbed += 1;
-                message
-            }
-            Scrubbed::Withheld(marker) => {
-                summary.logs_scrubbed += 1;
-                summary.logs_withheld += 1;
-                tracing::warn!(
-                    request_id = %invocation.request_id,
-                    event_id = %key.id,
-                    "DD_SCRUBBING_RULE left a message that is no longer a valid JSON string: it was withheld, a marker sent in its place"
-                );
-                marker
-            }
-        };
-        self.attributes.clear();
-        if self.rules.siem_attributes {
-            crate::siem::write_attributes(message_json, &mut self.attributes);
-        }
-        let key = EventKey {
-            attributes: &self.attributes,
-            ..key
-        };
-        let log = &mut self.log;
-        log.clear();
-        shape.write_log(key, message_json, None, log);
-        // The attributes repeat fields of the message: a log too large with
-        // them goes without them, so they can never be what keeps it from
-        // fitting, nor cost it a field.
-        let attributes_left_out = log.len() > self.max_log && !key.attributes.is_empty();
-        let key = if attributes_left_out {
-            let key = EventKey {
-                attributes: "",
-                ..key
-            };
-            log.clear();
-            shape.write_log(key, message_json, None, log);
-            tracing::warn!(
-                request_id = %invocation.request_id,
-                event_id = %key.id,
-                "log over the intake's per-log limit with its SIEM attributes goes without them"
-            );
-            key
-        } else {
-            key
-        };
-        if log.len() > self.max_log {
-            let truncation = Truncation {
-                original_size: log.len(),
-            };
-            let budget = self
-                .max_log
-                .saturating_sub(shape.envelope_len(key, Some(truncation)));
-            let shrunk = shrink_message(message_json, budget);
-            log.clear();
-            shape.write_log(key, shrunk.message_json(), Some(truncation), log);
-            summary.truncated += 1;
-            // A count, not the names: in a non-standard event the field
-            // names are log content.
-            let removed_fields = match &shrunk {
-                ShrunkMessage::Event { removed, .. } => removed.len(),
-                ShrunkMessage::Cut { .. } => 0,
-            };
-            tracing::warn!(
-                request_id = %invocation.request_id,
-                event_id = %key.id,
-                original_bytes = truncation.original_size,
-                new_bytes = log.len(),
-                removed_fields,
-                cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
-                siem_attributes_left_out = attributes_left_out,
-                "log over the intake's per-log limit was shrunk to fit"
-            );
-        }
-        summary.raw_bytes += log.len() as u64;
-        // shrink_message keeps to the budget, so an error here is a bug;
-        // fail rather than drop the log.
-        self.batcher.push(log).map_err(|source| UnfittableLog {
-            event_id: key.id.to_owned(),
-            source,
-        })
-    }
-
-    /// Adds every event of a subscription document.
-    fn push_document(
-        &mut self,
-        shape: &DocumentShape,
-        doc: &SubscriptionDocument<'_>,
-        invocation: &Invocation,
-        summary: &mut InvocationSummary,
-    ) -> Result<(), UnfittableLog> {
-        for event in &doc.log_events {
-            self.push(
-                shape,
-                event.into(),
-                event.message.get(),
-                invocation,
-                summary,
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Batches already full, to send while more logs are being read.
-    fn take_full(&mut self) -> Vec<IntakeBatch> {
-        self.batcher.take_closed()
-    }
-
-    fn full_batches(&self) -> usize {
-        self.batcher.closed_len()
-    }
-
-    fn finish(self) -> Vec<IntakeBatch> {
-        self.batcher.finish()
-    }
 }
 
 /// The failures worth a line of their own: a refused API key (loud, once

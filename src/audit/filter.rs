@@ -1,6 +1,8 @@
-//! Audit-structured filtering: `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE`
-//! (queries in [`crate::audit_query`]'s syntax) and the opt-in noise
-//! presets of `DD_AUDIT_NOISE_FILTER`.
+//! Filtering: `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE` (queries in
+//! [`crate::audit::query`]'s syntax) and the opt-in noise presets of
+//! `DD_AUDIT_NOISE_FILTER`, on the event's fields; then the Datadog
+//! Forwarder's `INCLUDE_AT_MATCH` / `EXCLUDE_AT_MATCH` (exclude wins) on
+//! the message as text.
 //!
 //! The presets are queries too, written out below and in docs/audit.md, so
 //! what they drop can be read, not guessed. Each is a pair: what counts as
@@ -12,9 +14,10 @@
 //! Only audit events are filtered: a message that is not a JSON object (an
 //! authenticator or scheduler log line in the same log group) passes.
 
-use std::borrow::Cow;
+use regex::Regex;
 
-use crate::audit_query::{AuditEvent, AuditQuery};
+use super::query::{AuditEvent, AuditQuery};
+use super::{AuditMessage, AuditRule, AuditTally, DropReason, EventRef, Step};
 
 /// `DD_AUDIT_NOISE_FILTER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,17 +146,18 @@ impl AuditFilter {
     /// The verdict on a message given as its JSON string literal. The
     /// user's queries come first, then the preset.
     pub fn verdict(&self, message_json: &str) -> AuditVerdict {
+        self.verdict_of(&mut AuditMessage::new(message_json))
+    }
+
+    fn verdict_of(&self, message: &mut AuditMessage<'_>) -> AuditVerdict {
         // Cheap test first: an audit event's literal starts with `"{`.
-        if !self.is_active() || !message_json.starts_with("\"{") {
+        if !self.is_active() || !message.looks_like_event() {
             return AuditVerdict::Keep;
         }
-        let Ok(text) = serde_json::from_str::<Cow<'_, str>>(message_json) else {
-            return AuditVerdict::Keep;
-        };
-        let Some(event) = AuditEvent::parse(&text) else {
-            return AuditVerdict::Keep;
-        };
-        self.verdict_on(&event)
+        match message.event() {
+            Some(event) => self.verdict_on(&event),
+            None => AuditVerdict::Keep,
+        }
     }
 
     fn verdict_on(&self, event: &AuditEvent<'_>) -> AuditVerdict {
@@ -169,6 +173,51 @@ impl AuditFilter {
             return AuditVerdict::Noise;
         }
         AuditVerdict::Keep
+    }
+}
+
+impl AuditRule for AuditFilter {
+    fn apply(&self, message: &mut AuditMessage<'_>, _: EventRef<'_>, _: &mut AuditTally) -> Step {
+        // The filters read the event as it arrived, before any rule can
+        // change the fields they select on.
+        match self.verdict_of(message) {
+            AuditVerdict::Keep => Step::Continue,
+            AuditVerdict::Excluded => Step::Drop(DropReason::Query),
+            AuditVerdict::Noise => Step::Drop(DropReason::Noise),
+        }
+    }
+}
+
+/// `INCLUDE_AT_MATCH` and `EXCLUDE_AT_MATCH`.
+#[derive(Debug, Clone, Default)]
+pub struct MatchFilter {
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+}
+
+impl MatchFilter {
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
+    /// Whether the message goes on: it matches the include pattern (if
+    /// any) and does not match the exclude pattern.
+    pub fn keeps(&self, message: &str) -> bool {
+        if self.exclude.as_ref().is_some_and(|r| r.is_match(message)) {
+            return false;
+        }
+        self.include.as_ref().is_none_or(|r| r.is_match(message))
+    }
+}
+
+impl AuditRule for MatchFilter {
+    fn apply(&self, message: &mut AuditMessage<'_>, _: EventRef<'_>, _: &mut AuditTally) -> Step {
+        // The Datadog Forwarder's filter reads the message as text.
+        if self.keeps(message.text()) {
+            Step::Continue
+        } else {
+            Step::Drop(DropReason::Match)
+        }
     }
 }
 
@@ -196,7 +245,7 @@ mod tests {
 
     #[test]
     fn the_docs_show_the_presets_as_they_are() {
-        let readme = include_str!("../docs/audit.md");
+        let readme = include_str!("../../docs/audit.md");
         for preset in [NOISE_STANDARD, NOISE_AGGRESSIVE_EXTRA, NEVER_DROP] {
             assert!(
                 readme.contains(&format!("```text\n{preset}\n```")),
@@ -349,5 +398,17 @@ mod tests {
         ] {
             assert_eq!(f.verdict(literal), AuditVerdict::Keep, "{literal}");
         }
+    }
+
+    #[test]
+    fn exclude_wins_over_include() {
+        let filter = MatchFilter {
+            include: Some(Regex::new("verb\":\"(create|delete)").unwrap()),
+            exclude: Some(Regex::new("system:node:").unwrap()),
+        };
+        assert!(filter.keeps(r#"{"verb":"create","user":{"username":"alice"}}"#));
+        assert!(!filter.keeps(r#"{"verb":"get","user":{"username":"alice"}}"#));
+        assert!(!filter.keeps(r#"{"verb":"create","user":{"username":"system:node:ip-1"}}"#));
+        assert!(MatchFilter::default().keeps("anything"));
     }
 }

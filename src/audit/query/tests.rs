@@ -1,3 +1,4 @@
+use super::eval::glob_matches;
 use super::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};

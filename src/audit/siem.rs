@@ -19,82 +19,64 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// The fields read, each taken raw so an odd type costs only its attribute.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditFields<'a> {
-    #[serde(borrow)]
-    verb: Option<&'a RawValue>,
-    #[serde(borrow, rename = "requestURI")]
-    request_uri: Option<&'a RawValue>,
-    #[serde(borrow)]
-    user_agent: Option<&'a RawValue>,
-    #[serde(borrow, rename = "sourceIPs")]
-    source_ips: Option<&'a RawValue>,
-    #[serde(borrow)]
-    user: Option<&'a RawValue>,
-    #[serde(borrow)]
-    response_status: Option<&'a RawValue>,
-    #[serde(borrow)]
-    object_ref: Option<&'a RawValue>,
+use super::json::{JsonText, Members};
+use super::query::AuditEvent;
+use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
+
+/// `DD_SIEM_ATTRIBUTES=true`.
+#[derive(Debug, Clone, Copy)]
+pub struct SiemAttributes;
+
+impl AuditRule for SiemAttributes {
+    fn apply(&self, message: &mut AuditMessage<'_>, _: EventRef<'_>, _: &mut AuditTally) -> Step {
+        let mut out = std::mem::take(&mut message.attributes);
+        out.clear();
+        if let Some(event) = message.event() {
+            write_event_attributes(&event, &mut out);
+        }
+        message.attributes = out;
+        Step::Continue
+    }
 }
 
-#[derive(Deserialize)]
-struct User<'a> {
-    #[serde(borrow)]
-    username: Option<&'a RawValue>,
+/// A string field's text.
+fn text(raw: Option<&str>) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<JsonText<'_>>(raw?).ok().map(|t| t.0)
 }
 
-#[derive(Deserialize)]
-struct Status<'a> {
-    #[serde(borrow)]
-    code: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ObjectRef<'a> {
-    #[serde(borrow)]
-    namespace: Option<&'a RawValue>,
-}
-
-fn text<'a>(raw: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
-    serde_json::from_str(raw?.get()).ok()
-}
-
-fn nested<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    serde_json::from_str(raw?.get()).ok()
+/// A member of a nested object (the last one, as with duplicates above).
+fn member<'a>(raw: Option<&'a str>, name: &str) -> Option<&'a str> {
+    let raw = raw.filter(|r| r.starts_with('{'))?;
+    Members::of(raw)?.last(name)
 }
 
 /// Appends the attributes of the audit event in `message_json` (a JSON
 /// string literal) to `out`, each as `,"name":value`. Nothing is appended
 /// for a message that is not an audit event.
 pub fn write_attributes(message_json: &str, out: &mut String) {
-    if !message_json.starts_with("\"{") {
-        return;
+    let mut message = AuditMessage::new(message_json);
+    if let Some(event) = message.event() {
+        write_event_attributes(&event, out);
     }
-    let Ok(message) = serde_json::from_str::<Cow<'_, str>>(message_json) else {
-        return;
-    };
-    let Ok(event) = serde_json::from_str::<AuditFields<'_>>(&message) else {
-        return;
-    };
-    let status: Option<u16> = nested::<Status<'_>>(event.response_status)
-        .and_then(|s| serde_json::from_str(s.code?.get()).ok());
-    let path = text(event.request_uri).map(|uri| {
+}
+
+fn write_event_attributes(event: &AuditEvent<'_>, out: &mut String) {
+    let status: Option<u16> =
+        member(event.member("responseStatus"), "code").and_then(|c| serde_json::from_str(c).ok());
+    let path = text(event.member("requestURI")).map(|uri| {
         let end = uri.find('?').unwrap_or(uri.len());
         uri[..end].to_owned()
     });
     let mut http = serde_json::Map::new();
-    if let Some(verb) = text(event.verb) {
+    if let Some(verb) = text(event.member("verb")) {
         http.insert("method".into(), verb.into());
     }
     if let Some(code) = status {
         http.insert("status_code".into(), code.into());
     }
-    if let Some(agent) = text(event.user_agent) {
+    if let Some(agent) = text(event.member("userAgent")) {
         http.insert("useragent".into(), agent.into());
     }
     if let Some(path) = path {
@@ -106,25 +88,33 @@ pub fn write_attributes(message_json: &str, out: &mut String) {
         (!http.is_empty()).then_some(serde_json::Value::Object(http)),
     );
 
-    let user = nested::<User<'_>>(event.user).and_then(|u| text(u.username));
+    let user = text(member(event.member("user"), "username"));
     push(
         out,
         "usr",
         user.map(|name| serde_json::json!({ "name": name })),
     );
 
-    let ip = nested::<Vec<Cow<'_, str>>>(event.source_ips).and_then(|ips| ips.into_iter().next());
+    let ip = event
+        .member("sourceIPs")
+        .filter(|ips| ips.starts_with('['))
+        .and_then(|ips| serde_json::from_str::<Vec<&RawValue>>(ips).ok())
+        .and_then(|ips| {
+            ips.first()
+                .and_then(|first| text(Some(first.get())))
+                .map(Cow::into_owned)
+        });
     push(
         out,
         "network",
         ip.map(|ip| serde_json::json!({ "client": { "ip": ip } })),
     );
 
-    if let Some(object_ref) = event.object_ref.filter(|o| o.get().starts_with('{')) {
-        let namespace = nested::<ObjectRef<'_>>(Some(object_ref)).and_then(|o| text(o.namespace));
+    if let Some(object_ref) = event.member("objectRef").filter(|o| o.starts_with('{')) {
+        let namespace = text(member(Some(object_ref), "namespace"));
         push(out, "kube_namespace", namespace.map(|n| n.into()));
         out.push_str(",\"objectRef\":");
-        out.push_str(object_ref.get());
+        out.push_str(object_ref);
     }
 }
 

@@ -27,11 +27,10 @@
 //! resources). EKS logs secrets at `Metadata` level, so most events never
 //! get past that check.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
-use crate::audit_query::Members;
+use super::json::{Members, encode_literal};
+use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
@@ -84,6 +83,46 @@ pub struct Redacted {
     pub withheld: bool,
 }
 
+/// A redacted message's text.
+struct RedactedText {
+    text: String,
+    values: usize,
+    withheld: bool,
+    /// The event was read at its top level only (no tree could hold it).
+    fallback: bool,
+}
+
+impl AuditRule for SecretRedactor {
+    fn apply(
+        &self,
+        message: &mut AuditMessage<'_>,
+        at: EventRef<'_>,
+        tally: &mut AuditTally,
+    ) -> Step {
+        let Some(redacted) = self.redact_message(message) else {
+            return Step::Continue;
+        };
+        if redacted.values > 0 {
+            tally.logs_redacted += 1;
+            tally.redacted_values += redacted.values;
+        }
+        if redacted.fallback {
+            tally.read_fallbacks += 1;
+            tracing::warn!(
+                request_id = %at.request_id,
+                event_id = %at.event_id,
+                withheld = redacted.withheld,
+                "an event that may hold secrets could not be read whole: its object bodies were replaced, or the message withheld"
+            );
+        }
+        if redacted.withheld {
+            tally.logs_withheld += 1;
+        }
+        message.set_text(redacted.text);
+        Step::Continue
+    }
+}
+
 /// The fields of `objectRef` that decide what is redacted.
 #[derive(Debug, Default)]
 struct Target {
@@ -126,26 +165,43 @@ impl SecretRedactor {
     /// The redacted message, or `None` when there was nothing to redact.
     /// `message_json` is the message as a JSON string literal.
     pub fn redact(&self, message_json: &str) -> Option<Redacted> {
-        if !self.may_hold_secrets(message_json) {
+        let mut message = AuditMessage::new(message_json);
+        let redacted = self.redact_message(&mut message)?;
+        Some(Redacted {
+            message_json: encode_literal(&redacted.text),
+            values: redacted.values,
+            withheld: redacted.withheld,
+        })
+    }
+
+    fn redact_message(&self, message: &mut AuditMessage<'_>) -> Option<RedactedText> {
+        // The raw check sees the literal as delivered: the names it looks
+        // for are ASCII that no encoder escapes.
+        if !self.may_hold_secrets(message.delivered()) {
             return None;
         }
-        let text: Cow<'_, str> = serde_json::from_str(message_json).ok()?;
+        let text = message.text();
         // Plain text is not an event with objects attached.
         if !text.trim_start().starts_with('{') {
             return None;
         }
-        let Ok(mut event) = serde_json::from_str::<Value>(&text) else {
-            return self.redact_unparsed(&text);
+        let Ok(mut event) = serde_json::from_str::<Value>(text) else {
+            return self.redact_unparsed(text);
         };
-        let values = self.redact_event(event.as_object_mut()?);
-        if values == 0 {
+        let object = event.as_object_mut()?;
+        let bears_secrets = self.bears_secrets(&Target::of(object.get("objectRef")));
+        let values = self.redact_event(object);
+        // A secret-bearing event is written from the tree even when no
+        // value was replaced: a duplicate key (`"data":{..},"data":{}`)
+        // reads as its last value, and the text would still hold the first.
+        if values == 0 && !bears_secrets {
             return None;
         }
-        let text = serde_json::to_string(&event).ok()?;
-        Some(Redacted {
-            message_json: serde_json::to_string(&text).ok()?,
+        Some(RedactedText {
+            text: serde_json::to_string(&event).ok()?,
             values,
             withheld: false,
+            fallback: false,
         })
     }
 
@@ -153,17 +209,18 @@ impl SecretRedactor {
     /// sides of a secret-bearing event (or of one whose `objectRef` cannot
     /// be read) are replaced whole. A message that does not split into
     /// fields is withheld.
-    fn redact_unparsed(&self, text: &str) -> Option<Redacted> {
+    fn redact_unparsed(&self, text: &str) -> Option<RedactedText> {
         let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(text) else {
             // Not JSON (cut short, say). The API server writes `objectRef`
             // before the objects, so it usually still reads: only an event
             // about a secret-bearing resource, or one whose objectRef does
             // not read, is withheld; any other goes as it came.
             if self.cut_event_bears_secrets(text) {
-                return Some(Redacted {
-                    message_json: serde_json::to_string(WITHHELD).ok()?,
+                return Some(RedactedText {
+                    text: WITHHELD.to_owned(),
                     values: 1,
                     withheld: true,
+                    fallback: true,
                 });
             }
             return None;
@@ -203,10 +260,11 @@ impl SecretRedactor {
         if values == 0 {
             return None;
         }
-        Some(Redacted {
-            message_json: serde_json::to_string(&out).ok()?,
+        Some(RedactedText {
+            text: out,
             values,
             withheld: false,
+            fallback: true,
         })
     }
 

@@ -14,35 +14,18 @@
 //! `REDACT_IP` and `REDACT_EMAIL` use the Forwarder's patterns and
 //! replacements, but on the decoded text, so an audit event stays valid
 //! JSON with the same structure: in an event holding an escape that ends in
-//! a letter or digit (`\n`, `\u0026`), they go value by value, since a
-//! pattern could match from inside the escape.
+//! a letter or digit (`\n`, `\u0026`), they go string by string, each
+//! decoded, since a pattern could match from inside the escape. That needs
+//! no tree, so no nesting, number or surrogate can make them skip an event.
 
 use std::borrow::Cow;
 
 use regex::Regex;
-use serde_json::Value;
 
-/// `INCLUDE_AT_MATCH` and `EXCLUDE_AT_MATCH`.
-#[derive(Debug, Clone, Default)]
-pub struct MatchFilter {
-    pub include: Option<Regex>,
-    pub exclude: Option<Regex>,
-}
-
-impl MatchFilter {
-    pub fn is_active(&self) -> bool {
-        self.include.is_some() || self.exclude.is_some()
-    }
-
-    /// Whether the message goes on: it matches the include pattern (if
-    /// any) and does not match the exclude pattern.
-    pub fn keeps(&self, message: &str) -> bool {
-        if self.exclude.as_ref().is_some_and(|r| r.is_match(message)) {
-            return false;
-        }
-        self.include.as_ref().is_none_or(|r| r.is_match(message))
-    }
-}
+use super::json::{
+    decode_literal, encode_literal, has_letter_escape, is_json_string, rewrite_strings,
+};
+use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
 
 /// A built-in replacement rule: neither its matches nor its replacement
 /// contain a JSON structural character, so applying it to a JSON text
@@ -99,9 +82,9 @@ impl SerializedRule {
         // text again gives the Forwarder's form byte for byte, whatever
         // escapes CloudWatch chose. A literal that cannot be decoded (a
         // lone surrogate) is taken as it is.
-        let forwarder_form = match serde_json::from_str::<Cow<'_, str>>(message_json) {
-            Ok(text) => Cow::Owned(serde_json::to_string(&text).unwrap_or_default()),
-            Err(_) => Cow::Borrowed(message_json),
+        let forwarder_form = match decode_literal(message_json) {
+            Some(decoded) if !decoded.lossy => Cow::Owned(encode_literal(&decoded.text)),
+            _ => Cow::Borrowed(message_json),
         };
         match self
             .pattern
@@ -123,36 +106,6 @@ impl SerializedRule {
             .match_indices('"')
             .any(|(at, _)| !source[..at].ends_with(r"\\"))
     }
-}
-
-/// Whether `text` is a JSON string literal by the grammar (RFC 8259): the
-/// quotes, no raw control character or lone quote or backslash, and only
-/// the defined escapes. Unlike a decode, it accepts a `\ud800` with no
-/// pair, which a message may hold and the rule did not cause.
-fn is_json_string(text: &str) -> bool {
-    let Some(inner) = text
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-    else {
-        return false;
-    };
-    let mut bytes = inner.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'"' | 0x00..=0x1f => return false,
-            b'\\' => match bytes.next() {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
-                Some(b'u') => {
-                    if !(0..4).all(|_| bytes.next().is_some_and(|h| h.is_ascii_hexdigit())) {
-                        return false;
-                    }
-                }
-                _ => return false,
-            },
-            _ => {}
-        }
-    }
-    true
 }
 
 enum RuleOutcome {
@@ -191,32 +144,17 @@ impl Scrubber {
 
     /// Every rule on `message_json`, a JSON string, quotes included.
     pub fn scrub_message(&self, message_json: &str) -> Scrubbed {
-        let mut changed = None;
-        if !self.rules.is_empty() {
-            changed = match serde_json::from_str::<Cow<'_, str>>(message_json) {
-                Ok(text) => self
-                    .scrub(&text)
-                    .and_then(|text| serde_json::to_string(&text).ok()),
-                // A literal that cannot be decoded (a lone surrogate) is
-                // scrubbed as it stands: the rules write no quote or
-                // backslash, so it stays one literal, not a string in a
-                // string.
-                Err(_) => match self.apply(message_json) {
-                    Cow::Owned(scrubbed) => Some(scrubbed),
-                    Cow::Borrowed(_) => None,
-                },
-            };
-        }
-        let current = changed.as_deref().unwrap_or(message_json);
-        match self.serialized.as_ref().map(|rule| rule.apply(current)) {
-            None | Some(RuleOutcome::Unchanged) => match changed {
-                Some(message) => Scrubbed::Changed(message),
-                None => Scrubbed::Unchanged,
-            },
-            Some(RuleOutcome::Replaced(message)) => Scrubbed::Changed(message),
-            Some(RuleOutcome::Broken) => {
-                Scrubbed::Withheld(serde_json::to_string(WITHHELD_BY_RULE).unwrap_or_default())
-            }
+        let mut message = AuditMessage::new(message_json);
+        let mut tally = AuditTally::default();
+        let at = EventRef {
+            request_id: "",
+            event_id: "",
+        };
+        self.apply(&mut message, at, &mut tally);
+        match (tally.logs_withheld, tally.logs_scrubbed) {
+            (0, 0) => Scrubbed::Unchanged,
+            (0, _) => Scrubbed::Changed(message.literal().into_owned()),
+            _ => Scrubbed::Withheld(message.literal().into_owned()),
         }
     }
 
@@ -226,22 +164,22 @@ impl Scrubber {
         // In JSON text, an escape such as `\n` or `\u003c` ends in letters
         // and digits a rule could match from (`\u003cname@example.com`
         // would lose its `u003c` and leave `\x...`, no longer JSON). In
-        // such events the rules go value by value.
-        if message.starts_with('{') && has_letter_escape(message) {
-            // An event serde_json cannot hold (nesting, a huge number) is
-            // scrubbed as text rather than not at all: privacy first.
-            if let Ok(mut event) = serde_json::from_str::<Value>(message) {
-                return self.apply_to_values(&mut event).then(|| event.to_string());
-            }
-        }
-        match self.apply(message) {
+        // such text the rules go string by string, each decoded.
+        let scrubbed = if (message.starts_with('{') || message.starts_with('['))
+            && has_letter_escape(message)
+        {
+            rewrite_strings(message, |s| self.apply_rules(s))
+        } else {
+            self.apply_rules(message)
+        };
+        match scrubbed {
             Cow::Owned(replaced) => Some(replaced),
             Cow::Borrowed(_) => None,
         }
     }
 
     /// The rules, in order, over `text`; borrowed when none matched.
-    fn apply<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    fn apply_rules<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
         for rule in &self.rules {
             if let Cow::Owned(replaced) = rule.pattern.replace_all(&out, rule.replacement) {
@@ -250,45 +188,46 @@ impl Scrubber {
         }
         out
     }
-
-    /// The rules applied to each string value; whether any changed.
-    fn apply_to_values(&self, value: &mut Value) -> bool {
-        match value {
-            Value::String(s) => match self.apply(s) {
-                Cow::Owned(replaced) => {
-                    *s = replaced;
-                    true
-                }
-                Cow::Borrowed(_) => false,
-            },
-            Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |changed, v| self.apply_to_values(v) | changed),
-            Value::Object(map) => map
-                .values_mut()
-                .fold(false, |changed, v| self.apply_to_values(v) | changed),
-            _ => false,
-        }
-    }
 }
 
-/// Whether JSON text holds an escape that ends in a letter or digit:
-/// `\b`, `\f`, `\n`, `\r`, `\t` or `\uXXXX`.
-fn has_letter_escape(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(at) = bytes[i..].iter().position(|&b| b == b'\\') {
-        let next = bytes.get(i + at + 1).copied();
-        if matches!(next, Some(b'b' | b'f' | b'n' | b'r' | b't' | b'u')) {
-            return true;
+impl AuditRule for Scrubber {
+    fn apply(
+        &self,
+        message: &mut AuditMessage<'_>,
+        at: EventRef<'_>,
+        tally: &mut AuditTally,
+    ) -> Step {
+        let mut changed = false;
+        if !self.rules.is_empty()
+            && let Some(scrubbed) = self.scrub(message.text())
+        {
+            message.set_text(scrubbed);
+            changed = true;
         }
-        // Skip the escaped character, so `\\n` is a backslash, then `n`.
-        i += at + 2;
-        if i >= bytes.len() {
-            return false;
+        if let Some(rule) = &self.serialized {
+            match rule.apply(&message.literal()) {
+                RuleOutcome::Unchanged => {}
+                RuleOutcome::Replaced(literal) => {
+                    message.set_literal(&literal);
+                    changed = true;
+                }
+                RuleOutcome::Broken => {
+                    message.set_literal(&encode_literal(WITHHELD_BY_RULE));
+                    changed = true;
+                    tally.logs_withheld += 1;
+                    tracing::warn!(
+                        request_id = %at.request_id,
+                        event_id = %at.event_id,
+                        "DD_SCRUBBING_RULE left a message that is no longer a valid JSON string: it was withheld, a marker sent in its place"
+                    );
+                }
+            }
         }
+        if changed {
+            tally.logs_scrubbed += 1;
+        }
+        Step::Continue
     }
-    false
 }
 
 /// A replacement in Python's `re.sub` syntax, as the regex crate writes
@@ -399,6 +338,7 @@ fn replacement_from_python(pattern: &Regex, text: &str) -> Result<String, &'stat
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
     use super::*;
 
     fn serialized(pattern: &str, replacement: &str) -> Scrubber {
@@ -412,18 +352,6 @@ mod tests {
 
     fn literal(text: &str) -> String {
         serde_json::to_string(text).unwrap()
-    }
-
-    #[test]
-    fn exclude_wins_over_include() {
-        let filter = MatchFilter {
-            include: Some(Regex::new("verb\":\"(create|delete)").unwrap()),
-            exclude: Some(Regex::new("system:node:").unwrap()),
-        };
-        assert!(filter.keeps(r#"{"verb":"create","user":{"username":"alice"}}"#));
-        assert!(!filter.keeps(r#"{"verb":"get","user":{"username":"alice"}}"#));
-        assert!(!filter.keeps(r#"{"verb":"create","user":{"username":"system:node:ip-1"}}"#));
-        assert!(MatchFilter::default().keeps("anything"));
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! What the forwarder knows about Kubernetes audit events.
-//!
-//! Today: shrinking a log that is over the intake's per-log limit. The intake
+//! Shrinking a log that is over the intake's per-log limit. The intake
 //! would cut such a log at an arbitrary byte, leaving a broken JSON document
 //! that no pipeline parses and no detection rule matches. Instead the
 //! forwarder removes the bulky object bodies (`responseObject`, then
 //! `requestObject`, then the same keys nested deeper) and keeps the fields
 //! detections key on intact. Anything that is not an audit event is cut at
 //! a character boundary with a visible marker.
+//!
+//! An event `serde_json::Value` cannot hold (nesting deeper than 128, a
+//! number such as `1e400`) is shrunk by its top-level members instead: the
+//! object bodies go first, then the other fields that are not identity
+//! fields, whole and largest first. It stays a JSON audit event with its
+//! `annotations` and timestamps.
 
 use serde_json::{Map, Value};
+
+use super::json::{Members, decode_literal, encode_literal};
 
 /// Appended to a message that had to be cut as text.
 pub const CUT_MARKER: &str = "...[TRUNCATED by eks-audit-forwarder]";
@@ -70,9 +76,11 @@ pub fn shrink_message(message_json: &str, budget: usize) -> ShrunkMessage {
 }
 
 fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage> {
-    let text: String = serde_json::from_str(message_json).ok()?;
-    let Value::Object(mut event) = serde_json::from_str::<Value>(&text).ok()? else {
-        return None;
+    let text = decode_literal(message_json)?.text;
+    let mut event = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(event)) => event,
+        Ok(_) => return None,
+        Err(_) => return shrink_members(&text, budget),
     };
     if !(event.contains_key("auditID")
         || event.get("kind").and_then(Value::as_str) == Some("Event"))
@@ -176,7 +184,71 @@ fn escaped_len(text: &str) -> usize {
 
 fn encode_message(event: &Map<String, Value>) -> String {
     let text = serde_json::to_string(event).expect("a JSON map always serializes");
-    serde_json::to_string(&text).expect("a string always serializes")
+    encode_literal(&text)
+}
+
+/// An audit event no tree can hold, shrunk by its top-level members: the
+/// object bodies (every duplicate), then the other fields that are not
+/// identity fields, largest first.
+fn shrink_members(text: &str, budget: usize) -> Option<ShrunkMessage> {
+    let members = Members::of(text)?;
+    let is_event = members.0.iter().any(|(key, _)| key == "auditID")
+        || members.last("kind") == Some("\"Event\"");
+    if !is_event {
+        return None;
+    }
+    let written: Vec<(String, &str)> = members
+        .0
+        .iter()
+        .map(|(key, value)| {
+            (
+                serde_json::to_string(key.as_ref()).unwrap_or_default(),
+                value.get(),
+            )
+        })
+        .collect();
+    // Each member's bytes in the literal, with one comma.
+    let cost = |(key, value): &(String, &str)| escaped_len(key) + 1 + escaped_len(value) + 1;
+    let mut size = 2 + 2 + written.iter().map(cost).sum::<usize>().saturating_sub(1);
+    let mut kept = vec![true; written.len()];
+    let name = |i: usize| members.0[i].0.as_ref();
+    let mut order: Vec<usize> = Vec::new();
+    for body in ["responseObject", "requestObject"] {
+        order.extend((0..written.len()).filter(|&i| name(i) == body));
+    }
+    let mut others: Vec<usize> = (0..written.len())
+        .filter(|&i| !IDENTITY_FIELDS.contains(&name(i)) && !order.contains(&i))
+        .collect();
+    others.sort_by_key(|&i| std::cmp::Reverse(cost(&written[i])));
+    order.extend(others);
+    let mut removed = Vec::new();
+    for i in order {
+        kept[i] = false;
+        size -= cost(&written[i]);
+        removed.push(name(i).to_owned());
+        if size > budget {
+            continue;
+        }
+        let mut event = String::with_capacity(size);
+        event.push('{');
+        for ((key, value), _) in written.iter().zip(&kept).filter(|(_, kept)| **kept) {
+            if event.len() > 1 {
+                event.push(',');
+            }
+            event.push_str(key);
+            event.push(':');
+            event.push_str(value);
+        }
+        event.push('}');
+        let message_json = encode_literal(&event);
+        if message_json.len() <= budget {
+            return Some(ShrunkMessage::Event {
+                message_json,
+                removed,
+            });
+        }
+    }
+    None
 }
 
 /// Paths (keys and array indexes separated by `/`) of nested

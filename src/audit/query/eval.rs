@@ -1,0 +1,240 @@
+//! Matching a parsed query against one audit event: its top-level members
+//! are split once, and a field path is followed into nested values only
+//! when a query asks for it.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use super::network::{in_net, leaf_ip, non_public_nets};
+use super::parser::number;
+use super::{AuditQuery, Bound, Expr, GlobPart, Test};
+use crate::audit::json::{JsonText, Members};
+
+impl AuditQuery {
+    /// Whether `event` matches.
+    pub fn matches(&self, event: &AuditEvent<'_>) -> bool {
+        let mut cache = vec![None; self.fields.len()];
+        self.eval(&self.root, event, &mut cache)
+    }
+
+    fn eval<'a>(
+        &self,
+        expr: &Expr,
+        event: &AuditEvent<'a>,
+        cache: &mut [Option<Vec<Leaf<'a>>>],
+    ) -> bool {
+        match expr {
+            Expr::All(all) => all.iter().all(|e| self.eval(e, event, cache)),
+            Expr::Any(any) => any.iter().any(|e| self.eval(e, event, cache)),
+            Expr::Not(inner) => !self.eval(inner, event, cache),
+            Expr::Field { field, test } => {
+                let leaves =
+                    cache[*field].get_or_insert_with(|| event.leaves(&self.fields[*field]));
+                leaves.iter().any(|leaf| test.accepts(leaf))
+            }
+        }
+    }
+}
+
+impl Test {
+    fn accepts(&self, leaf: &Leaf<'_>) -> bool {
+        let text = match leaf {
+            Leaf::Composite => return matches!(self, Test::Exists),
+            Leaf::Text(t) => t.as_ref(),
+            Leaf::Scalar(s) => s,
+        };
+        match self {
+            Test::Exists => true,
+            Test::Exact(value) => text == value,
+            Test::Prefix(prefix) => text.starts_with(prefix.as_str()),
+            Test::Glob(parts) => glob_matches(parts, text),
+            Test::Range { low, high } => {
+                leaf_number(text).is_some_and(|n| low.admits_above(n) && high.admits_below(n))
+            }
+            Test::Cidr(nets) => leaf_ip(text)
+                .is_some_and(|ip| nets.iter().any(|&(net, bits)| in_net(ip, net, bits))),
+            Test::PublicIp(internal) => leaf_ip(text).is_some_and(|ip| {
+                !non_public_nets()
+                    .iter()
+                    .chain(internal)
+                    .any(|&(net, bits)| in_net(ip, net, bits))
+            }),
+        }
+    }
+}
+
+impl Bound {
+    fn admits_above(self, n: f64) -> bool {
+        match self {
+            Bound::Open => true,
+            Bound::Inclusive(b) => n >= b,
+            Bound::Exclusive(b) => n > b,
+        }
+    }
+
+    fn admits_below(self, n: f64) -> bool {
+        match self {
+            Bound::Open => true,
+            Bound::Inclusive(b) => n <= b,
+            Bound::Exclusive(b) => n < b,
+        }
+    }
+}
+
+/// A number as JSON writes one (`"403"` counts, `"inf"` does not).
+fn leaf_number(text: &str) -> Option<f64> {
+    let first = text.bytes().next()?;
+    if !(first.is_ascii_digit() || first == b'-') {
+        return None;
+    }
+    number(text)
+}
+
+pub(super) fn glob_matches(parts: &[GlobPart], text: &str) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut resume: Option<(usize, usize)> = None;
+    loop {
+        let step = match parts.get(p) {
+            Some(GlobPart::AnyRun) => {
+                resume = Some((p + 1, t));
+                Some(0)
+            }
+            Some(GlobPart::AnyChar) => text[t..].chars().next().map(char::len_utf8),
+            Some(GlobPart::Literal(lit)) => {
+                text[t..].starts_with(lit.as_str()).then_some(lit.len())
+            }
+            None if t == text.len() => return true,
+            None => None,
+        };
+        if let Some(len) = step {
+            p += 1;
+            t += len;
+            continue;
+        }
+        // Mismatch: let the last `*` take one more character.
+        match resume {
+            Some((after_star, from)) if from < text.len() => {
+                let next = from + text[from..].chars().next().map_or(1, char::len_utf8);
+                resume = Some((after_star, next));
+                p = after_star;
+                t = next;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// What a field path leads to: a string (unescaped), another scalar as
+/// its JSON text, or an object or list (which only `*` matches).
+#[derive(Debug, Clone)]
+enum Leaf<'a> {
+    Text(Cow<'a, str>),
+    Scalar(&'a str),
+    Composite,
+}
+
+/// One audit event, read for queries: its top-level members are split
+/// once; nested fields are parsed when a query asks for them.
+pub struct AuditEvent<'a> {
+    /// Keys unescaped, values as JSON text.
+    members: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+impl<'a> AuditEvent<'a> {
+    /// `None` when `text` is not a JSON object.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let members = Members::of(text)?;
+        Some(Self::from_members(
+            members.0.into_iter().map(|(k, v)| (k, v.get())).collect(),
+        ))
+    }
+
+    /// From members already split (keys unescaped, values as JSON text).
+    pub fn from_members(members: Vec<(Cow<'a, str>, &'a str)>) -> Self {
+        Self { members }
+    }
+
+    /// The JSON text of the top-level member `name`: the last one, as
+    /// serde_json and the intake read duplicates.
+    pub fn member(&self, name: &str) -> Option<&'a str> {
+        self.members
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| *value)
+    }
+
+    fn leaves(&self, path: &[String]) -> Vec<Leaf<'a>> {
+        let mut out = Vec::new();
+        collect_members(&self.members, path, &mut out);
+        out
+    }
+}
+
+fn collect_members<'a>(
+    members: &[(Cow<'a, str>, &'a str)],
+    path: &[String],
+    out: &mut Vec<Leaf<'a>>,
+) {
+    for (key, value) in members {
+        // The key may be several names of the path joined by dots.
+        let mut rest = key.as_ref();
+        for (used, name) in path.iter().enumerate() {
+            let Some(after) = rest.strip_prefix(name.as_str()) else {
+                break;
+            };
+            if after.is_empty() {
+                collect_value(value, &path[used + 1..], out);
+                break;
+            }
+            match after.strip_prefix('.') {
+                Some(more) => rest = more,
+                None => break,
+            }
+        }
+    }
+}
+
+/// Collects what `path` leads to from `raw`. A list is looked into one
+/// level deep: its items are matched, a list inside it counts as one
+/// composite value. So recursion follows the path's names, never the
+/// nesting of a crafted value (a patch body is logged as the client sent
+/// it).
+fn collect_value<'a>(raw: &'a str, path: &[String], out: &mut Vec<Leaf<'a>>) {
+    if raw.starts_with('[') {
+        if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(raw) {
+            for item in items.into_iter().map(RawValue::get) {
+                if item.starts_with('[') {
+                    if path.is_empty() {
+                        out.push(Leaf::Composite);
+                    }
+                } else {
+                    collect_single(item, path, out);
+                }
+            }
+        }
+        return;
+    }
+    collect_single(raw, path, out);
+}
+
+fn collect_single<'a>(text: &'a str, path: &[String], out: &mut Vec<Leaf<'a>>) {
+    match text.as_bytes().first() {
+        Some(b'{') if path.is_empty() => out.push(Leaf::Composite),
+        Some(b'{') => {
+            if let Some(Members(members)) = Members::of(text) {
+                let members: Vec<_> = members.into_iter().map(|(k, v)| (k, v.get())).collect();
+                collect_members(&members, path, out);
+            }
+        }
+        _ if !path.is_empty() => {}
+        Some(b'"') => {
+            if let Ok(JsonText(s)) = serde_json::from_str(text) {
+                out.push(Leaf::Text(s));
+            }
+        }
+        Some(b'n') | None => {}
+        Some(_) => out.push(Leaf::Scalar(text)),
+    }
+}
