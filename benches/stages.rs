@@ -96,7 +96,7 @@ fn stages(c: &mut Criterion) {
 
         let bytes = decompress_payload(&p.data, CAP).unwrap();
         let doc = parse_document(&bytes).unwrap();
-        let shaper = LogShaper::new(&config());
+        let shaper = LogShaper::new(&config().shape);
         group.bench_function("shape+batch", |b| {
             b.iter(|| black_box(shape_and_batch(&shaper, &doc)))
         });
@@ -190,7 +190,7 @@ fn stages(c: &mut Criterion) {
             ),
         ];
         for (name, vars) in features {
-            let forwarder = Forwarder::with_destination(
+            let forwarder = Forwarder::new(
                 &config_with(vars),
                 Destination::DryRun(Arc::new(Mutex::new(std::io::sink()))),
             );

@@ -9,11 +9,61 @@
 //! start-up must not keep the forwarder from running (a refused key shows
 //! as one loud error on the first request).
 
+use std::fmt;
+
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
-use crate::aws::sdk_config;
-use crate::config::{ApiKey, ApiKeyStore, Config};
+/// The Datadog API key. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the request header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Where the API key is kept, when not in `DD_API_KEY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeyStore {
+    /// A Secrets Manager secret, read in the region named by its ARN.
+    SecretsManager { arn: String, region: String },
+    /// An SSM Parameter Store parameter (SecureString), read with decryption.
+    Ssm { name: String },
+}
+
+/// Where the key comes from, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// `DD_API_KEY`.
+    Value(ApiKey),
+    /// `DD_API_KEY_SECRET_ARN` or `DD_API_KEY_SSM_NAME`.
+    Store(ApiKeyStore),
+    /// None configured: only a local run can go on (as a dry run).
+    Unset,
+}
+
+impl ApiKeySource {
+    /// The key, when it is given as a value.
+    pub fn value(&self) -> Option<&ApiKey> {
+        match self {
+            ApiKeySource::Value(key) => Some(key),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum ApiKeyError {
@@ -35,15 +85,18 @@ fn fetch_timeouts() -> aws_config::timeout::TimeoutConfig {
     crate::aws::timeouts_until(tokio::time::Instant::now() + crate::limits::API_KEY_FETCH_TIMEOUT)
 }
 
-/// Fills in the key from the configured store, if any.
-pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyError> {
-    match &config.api_key_store {
-        None => Ok(config.api_key.clone()),
-        Some(ApiKeyStore::SecretsManager { arn, region }) => {
+/// The key from the configured store, read with the process's one SDK
+/// configuration (a Secrets Manager ARN names its own region).
+pub async fn fetch_api_key(
+    store: &ApiKeyStore,
+    sdk: &aws_config::SdkConfig,
+) -> Result<ApiKey, ApiKeyError> {
+    match store {
+        ApiKeyStore::SecretsManager { arn, region } => {
             const VAR: &str = "DD_API_KEY_SECRET_ARN";
-            let sdk = sdk_config(Some(region.as_str()), &config.proxy).await;
             let client = aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                aws_sdk_secretsmanager::config::Builder::from(sdk)
+                    .region(aws_config::Region::new(region.clone()))
                     .timeout_config(fetch_timeouts())
                     .build(),
             );
@@ -57,13 +110,12 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
                 variable: VAR,
                 what: "the secret has no string value",
             })?;
-            key_from_secret(VAR, value).map(Some)
+            key_from_secret(VAR, value)
         }
-        Some(ApiKeyStore::Ssm { name }) => {
+        ApiKeyStore::Ssm { name } => {
             const VAR: &str = "DD_API_KEY_SSM_NAME";
-            let sdk = sdk_config(None, &config.proxy).await;
             let client = aws_sdk_ssm::Client::from_conf(
-                aws_sdk_ssm::config::Builder::from(&sdk)
+                aws_sdk_ssm::config::Builder::from(sdk)
                     .timeout_config(fetch_timeouts())
                     .build(),
             );
@@ -78,7 +130,7 @@ pub async fn resolve_api_key(config: &Config) -> Result<Option<ApiKey>, ApiKeyEr
                 .parameter()
                 .and_then(|p| p.value())
                 .unwrap_or_default();
-            key_from_secret(VAR, value).map(Some)
+            key_from_secret(VAR, value)
         }
     }
 }

@@ -72,16 +72,14 @@ pub fn https_client(proxy: &ProxySettings) -> SharedHttpClient {
     })
 }
 
-/// The standard AWS environment with our HTTPS client, in `region` when
-/// given (a Secrets Manager ARN names its own region).
-pub async fn sdk_config(region: Option<&str>, proxy: &ProxySettings) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The standard AWS environment with our HTTPS client: the one SDK
+/// configuration of the process, loaded once in `main`.
+pub async fn sdk_config(proxy: &ProxySettings) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client(proxy))
-        .timeout_config(default_timeouts());
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region.to_owned()));
-    }
-    loader.load().await
+        .timeout_config(default_timeouts())
+        .load()
+        .await
 }
 
 /// An S3 client. S3-compatible endpoints (and moto in tests), reached

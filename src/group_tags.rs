@@ -54,14 +54,13 @@ impl GroupTagCache {
         }
     }
 
-    /// From the standard AWS environment; the region is the function's own,
-    /// where its subscriptions' log groups are.
-    pub async fn from_env(ttl: Duration, proxy: &crate::proxy::ProxySettings) -> Self {
-        let sdk = crate::aws::sdk_config(None, proxy).await;
+    /// With a client of the process's SDK configuration; the region is the
+    /// function's own, where its subscriptions' log groups are.
+    pub fn for_sdk(sdk: &aws_config::SdkConfig, ttl: Duration) -> Self {
         let region = sdk
             .region()
             .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        let client = crate::aws::logs_client(&sdk);
+        let client = crate::aws::logs_client(sdk);
         Self::new(client, region, ttl)
     }
 

@@ -3,14 +3,19 @@
 //!
 //! The data path, one module per stage:
 //! [`trigger`] (which event) -> [`decode`] (base64, capped gunzip, borrowed
-//! document) -> [`shape`] (one Datadog log object per event; [`audit`] shrinks
-//! oversize audit events) -> [`batch`] (request bodies within the intake's
-//! limits) -> [`ship`] (compressed POSTs, retries within the deadline) ->
-//! [`spill`] (what still failed, kept in S3 and replayed).
-//! [`forward`] runs the path for one invocation; [`lambda`] and [`local`] are
-//! the two front doors. Besides subscriptions, [`trigger`] recognises Kinesis
-//! batches and S3 objects ([`s3_object`] streams them); [`group_tags`] adds
-//! log groups' tags; [`aws`] is the SDK set-up they share.
+//! document) -> [`audit`] (filters, secret redaction, scrubbing, SIEM
+//! attributes, on one event's message decoded once) -> [`shape`] (one
+//! Datadog log object per event; [`audit::shrink`] makes an oversize one
+//! fit) -> [`batch`] (request bodies within the intake's limits) -> [`ship`]
+//! (compressed POSTs, retries within the deadline) -> [`spill`] (what still
+//! failed, kept in S3 and replayed).
+//!
+//! [`forward`] runs the path for one invocation, one file per trigger;
+//! [`lambda`] and [`local`] are the two front doors. Besides subscriptions,
+//! [`trigger`] recognises Kinesis batches and S3 objects ([`s3_object`]
+//! streams them); [`group_tags`] adds log groups' tags. [`config`] reads
+//! the environment once into one value per stage; [`api_key`] resolves the
+//! key and [`aws`] holds the one SDK configuration, both in `main`.
 
 pub mod api_key;
 pub mod audit;
@@ -34,4 +39,10 @@ pub mod spill;
 pub mod trigger;
 
 pub use config::Config;
+
+/// The `DD-EVP-ORIGIN` header and the user agent's name; the
+/// `forwardername` tag when the function name is unknown (local runs).
+pub const FORWARDER_NAME: &str = "eks-audit-forwarder";
+/// The `forwarder_version` tag and the user agent's version.
+pub const FORWARDER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use forward::{Destination, ForwardError, Forwarder, Invocation};

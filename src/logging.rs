@@ -7,7 +7,14 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogLevel;
+/// Verbosity of the forwarder's own logs (`DD_LOG_LEVEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(level: LogLevel) {

@@ -1,29 +1,46 @@
 //! `eks-audit-forwarder`: with no arguments, the Lambda runtime loop;
-//! `eks-audit-forwarder invoke FILE...`, a local run of sample events.
+//! `eks-audit-forwarder invoke [--dry-run] FILE...`, a local run of sample
+//! events. Everything the process holds is built here, once: the
+//! configuration, the API key, the one AWS SDK configuration and its
+//! clients, and the forwarder.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use eks_audit_forwarder::api_key::resolve_api_key;
+use eks_audit_forwarder::api_key::{ApiKeySource, fetch_api_key};
 use eks_audit_forwarder::group_tags::GroupTagCache;
 use eks_audit_forwarder::spill::SpillStore;
-use eks_audit_forwarder::{Config, Forwarder, lambda, local, logging};
+use eks_audit_forwarder::{Config, Destination, Forwarder, aws, lambda, local, logging};
 
-const USAGE: &str =
-    "usage: eks-audit-forwarder                  run as an AWS Lambda function (Runtime API loop)
-       eks-audit-forwarder invoke FILE...   run Lambda event files locally
-                                            (dry run to stdout unless DD_API_KEY is set)";
+const USAGE: &str = "usage: eks-audit-forwarder                            run as an AWS Lambda function (Runtime API loop)
+       eks-audit-forwarder invoke [--dry-run] FILE... run Lambda event files locally
+                                                      (a dry run to stdout with --dry-run or without an API key)";
+
+/// What the command line asks for.
+enum Command {
+    Lambda,
+    Invoke { files: Vec<PathBuf>, dry_run: bool },
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let files: Option<Vec<PathBuf>> = match args.split_first() {
-        None => None,
-        Some((cmd, rest)) if cmd == "invoke" && !rest.is_empty() => {
-            Some(rest.iter().map(PathBuf::from).collect())
-        }
+    let command = match args.split_first() {
+        None => Command::Lambda,
         Some((cmd, _)) if cmd == "-h" || cmd == "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
+        }
+        Some((cmd, rest)) if cmd == "invoke" => {
+            let dry_run = rest.first().is_some_and(|a| a == "--dry-run");
+            let files: Vec<PathBuf> = rest[usize::from(dry_run)..]
+                .iter()
+                .map(PathBuf::from)
+                .collect();
+            if files.is_empty() {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+            Command::Invoke { files, dry_run }
         }
         Some(_) => {
             eprintln!("{USAGE}");
@@ -37,7 +54,7 @@ fn main() -> ExitCode {
     };
     logging::init(config.log_level);
     config.log_warnings();
-    if files.is_none()
+    if matches!(command, Command::Lambda)
         && let Err(e) = config.require_api_key()
     {
         return startup_failure(&e.to_string());
@@ -51,37 +68,59 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return startup_failure(&format!("starting the async runtime failed: {e}")),
     };
-    // The only network call at start-up: the key, when it is in a store.
-    let mut config = config;
-    match runtime.block_on(resolve_api_key(&config)) {
-        Ok(key) => config.api_key = key,
-        Err(e) => return startup_failure(&e.to_string()),
-    }
-    let mut forwarder = match Forwarder::new(&config) {
-        Ok(f) => f,
-        Err(e) => return startup_failure(&format!("building the HTTP client failed: {e}")),
+    // One SDK configuration for every AWS client; it makes no network
+    // call (credentials load on the first request).
+    let sdk = runtime.block_on(aws::sdk_config(&config.proxy));
+
+    // The destination is chosen here, explicitly: a dry run only when
+    // asked for, or locally with no key at all.
+    let dry_run = match &command {
+        Command::Lambda => false,
+        Command::Invoke { dry_run, .. } => *dry_run || config.api_key == ApiKeySource::Unset,
     };
-    if let Some(bucket) = &config.spill_bucket {
-        let store = runtime.block_on(SpillStore::from_env(
-            bucket.clone(),
-            config.forwarder_name.clone(),
-            &config.proxy,
+    let destination = if dry_run {
+        Destination::stdout()
+    } else {
+        // The only network call at start-up: the key, when it is in a store.
+        let key = match &config.api_key {
+            ApiKeySource::Value(key) => key.clone(),
+            ApiKeySource::Store(store) => match runtime.block_on(fetch_api_key(store, &sdk)) {
+                Ok(key) => key,
+                Err(e) => return startup_failure(&e.to_string()),
+            },
+            ApiKeySource::Unset => {
+                return startup_failure("no API key is configured (DD_API_KEY)");
+            }
+        };
+        match Destination::intake(&config.intake, key, &config.proxy) {
+            Ok(d) => d,
+            Err(e) => return startup_failure(&format!("building the HTTP client failed: {e}")),
+        }
+    };
+
+    let s3 = aws::s3_client(&sdk);
+    let mut forwarder = Forwarder::new(&config, destination).with_s3_reader(s3.clone());
+    if let Some(spill) = &config.spill {
+        forwarder = forwarder.with_spill(SpillStore::new(
+            s3,
+            spill.bucket.clone(),
+            spill.forwarder_name.clone(),
         ));
-        forwarder = forwarder.with_spill(store);
     }
     if let Some(ttl) = config.log_group_tags_ttl {
-        forwarder = forwarder
-            .with_group_tags(runtime.block_on(GroupTagCache::from_env(ttl, &config.proxy)));
+        forwarder = forwarder.with_group_tags(GroupTagCache::for_sdk(&sdk, ttl));
     }
-    match files {
-        None => match runtime.block_on(lambda::run(forwarder)) {
+    match command {
+        Command::Lambda => match runtime.block_on(lambda::run(forwarder)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => startup_failure(&format!("the Lambda runtime loop stopped: {e}")),
         },
-        Some(files) => match runtime.block_on(local::invoke_files(&forwarder, &files)) {
-            0 => ExitCode::SUCCESS,
-            _ => ExitCode::FAILURE,
-        },
+        Command::Invoke { files, .. } => {
+            match runtime.block_on(local::invoke_files(&forwarder, &files)) {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            }
+        }
     }
 }
 

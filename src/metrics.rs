@@ -6,6 +6,17 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// Where the metrics go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `DD_METRICS_NAMESPACE`: namespace of the embedded-metric-format line.
+    pub namespace: String,
+    /// The Lambda function's name as Lambda gives it
+    /// (`AWS_LAMBDA_FUNCTION_NAME`): the `FunctionName` dimension, which
+    /// alarms name exactly.
+    pub function_name: String,
+}
+
 /// Counters of one invocation. Logged once at the end (and returned as the
 /// invocation's response), so every drop, truncation and failure is on record.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]

@@ -7,13 +7,20 @@
 //! per event only the message (spliced in as the already-escaped JSON string
 //! CloudWatch delivered), the id and the timestamp are written.
 
-use crate::config::Config;
+use crate::FORWARDER_VERSION;
 use crate::decode::{CloudWatchLogEvent, SubscriptionDocument};
 
-/// `forwarder_version` tag value.
-pub const FORWARDER_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// `forwardername` when the function name is unknown (local runs).
-pub const FORWARDER_NAME: &str = "eks-audit-forwarder";
+/// What the configuration sets of every log's shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShapeSettings {
+    /// `DD_TAGS` as given, comma-separated, empty entries removed.
+    pub tags: Vec<String>,
+    /// `DD_SOURCE`: replaces the source derived from the log stream.
+    pub source_override: Option<String>,
+    /// The function's name, lower-cased as the Datadog Forwarder writes
+    /// it: the `forwardername` tag.
+    pub forwarder_name: String,
+}
 
 /// The `ddsource` for a log stream, by the EKS control-plane stream prefixes
 /// (checked in this order: `kube-apiserver-audit-` also starts with
@@ -64,15 +71,15 @@ pub struct Truncation {
 }
 
 impl LogShaper {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(settings: &ShapeSettings) -> Self {
         let mut service = None;
-        let user_tags = take_service(&config.tags, &mut service).join(",");
+        let user_tags = take_service(&settings.tags, &mut service).join(",");
         let service = service.map(str::to_owned);
         Self {
             user_tags,
             service,
-            source_override: config.source_override.clone(),
-            function_name: config.forwarder_name.clone(),
+            source_override: settings.source_override.clone(),
+            function_name: settings.forwarder_name.clone(),
         }
     }
 
@@ -300,19 +307,22 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::decode::parse_document;
 
-    fn config(vars: &[(&str, &str)]) -> Config {
+    fn config(vars: &[(&str, &str)]) -> ShapeSettings {
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap()
+        Config::from_lookup(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+            .unwrap()
+            .shape
     }
 
     const DOC: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-0a1b","subscriptionFilters":["f"],"logEvents":[{"id":"3780","timestamp":1764150000000,"message":"{\"kind\":\"Event\",\"verb\":\"get\",\"x\":\"\u00e9\\n\"}"}]}"#;
 
-    fn shape_one(cfg: &Config, doc: &str, arn: &str) -> serde_json::Value {
+    fn shape_one(cfg: &ShapeSettings, doc: &str, arn: &str) -> serde_json::Value {
         let doc = parse_document(doc.as_bytes()).unwrap();
         let shape = LogShaper::new(cfg).for_origin(&LogOrigin::subscription(&doc), arn, &[]);
         let mut out = Vec::new();

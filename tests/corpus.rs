@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use eks_audit_forwarder::{Config, Forwarder, Invocation};
+use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use serde_json::{Value, json, value::RawValue};
 use support::intake::{IntakeContract, IntakeEmulator};
 use support::payload::{AUDIT_GROUP, AUDIT_STREAM, wrap};
@@ -169,7 +169,9 @@ async fn real_cloudwatch_examples_decode_and_keep_their_source() {
         })
         .unwrap();
         let before = intake.accepted_logs().len();
-        let forwarder = Forwarder::new(&config).unwrap();
+        let key = config.api_key.value().unwrap().clone();
+        let destination = Destination::intake(&config.intake, key, &config.proxy).unwrap();
+        let forwarder = Forwarder::new(&config, destination);
         let summary = forwarder
             .handle(
                 &RawValue::from_string(event).unwrap(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eks_audit_forwarder::batch::BatchLimits;
-use eks_audit_forwarder::ship::{RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::{Config, Destination, ForwardError, Forwarder, Invocation};
 use serde_json::value::RawValue;
 use support::intake::{BodyFault, Fault, IntakeContract, IntakeEmulator};
@@ -41,16 +41,19 @@ fn fast_options(config: &Config) -> ShipOptions {
         },
         request_timeout: Duration::from_millis(1_500),
         deadline_margin: Duration::from_millis(200),
-        ..ShipOptions::new(config.encoding)
+        ..ShipOptions::new(config.intake.encoding)
     }
 }
 
 fn forwarder(config: &Config) -> Forwarder {
-    let client =
-        eks_audit_forwarder::forward::intake_client(config, config.api_key.clone().unwrap())
-            .unwrap();
+    let client = IntakeClient::for_settings(
+        &config.intake,
+        config.api_key.value().unwrap().clone(),
+        &config.proxy,
+    )
+    .unwrap();
     let shipper = Shipper::new(client, fast_options(config));
-    Forwarder::with_destination(config, Destination::Intake(Arc::new(shipper)))
+    Forwarder::new(config, Destination::Intake(Arc::new(shipper)))
 }
 
 fn event(json: String) -> Box<RawValue> {

@@ -295,3 +295,34 @@ async fn with_an_api_key_the_samples_are_sent() {
     assert_eq!(intake.accepted_logs().len(), 15);
     assert!(!String::from_utf8_lossy(&out.stderr).contains(intake.api_key()));
 }
+
+/// A dry run is chosen, not implied: `--dry-run` writes to stdout even
+/// with an API key, and nothing reaches the intake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_asked_for_sends_nothing_even_with_a_key() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let (url, key) = (intake.url(), intake.api_key().to_owned());
+    let file = sample("eks-audit.json");
+    let out = tokio::task::spawn_blocking(move || {
+        run(
+            &[
+                ("DD_URL", &url),
+                ("DD_NO_SSL", "true"),
+                ("DD_API_KEY", &key),
+            ],
+            &["invoke", "--dry-run", &file],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_logs(&out).len(), 11);
+    assert!(intake.requests().is_empty(), "a dry run sends nothing");
+    // `--dry-run` alone names no file.
+    let out = run(&[], &["invoke", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+}

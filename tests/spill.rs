@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use eks_audit_forwarder::batch::BatchLimits;
-use eks_audit_forwarder::ship::{RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use serde_json::{Value, value::RawValue};
@@ -457,9 +457,12 @@ fn library_forwarder(intake: &IntakeEmulator, s3: aws_sdk_s3::Client) -> Forward
     let config =
         Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
-    let client =
-        eks_audit_forwarder::forward::intake_client(&config, config.api_key.clone().unwrap())
-            .unwrap();
+    let client = IntakeClient::for_settings(
+        &config.intake,
+        config.api_key.value().unwrap().clone(),
+        &config.proxy,
+    )
+    .unwrap();
     let options = ShipOptions {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(5),
@@ -468,9 +471,9 @@ fn library_forwarder(intake: &IntakeEmulator, s3: aws_sdk_s3::Client) -> Forward
             jitter: false,
         },
         max_concurrent_requests: 1,
-        ..ShipOptions::new(config.encoding)
+        ..ShipOptions::new(config.intake.encoding)
     };
-    Forwarder::with_destination(
+    Forwarder::new(
         &config,
         Destination::Intake(Arc::new(Shipper::new(client, options))),
     )

@@ -145,7 +145,7 @@ fn a_setting_with_no_template_path_fails_the_check() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     copy_dir(&support::repo_root().join("src"), &src);
-    let config = src.join("config.rs");
+    let config = src.join("config").join("mod.rs");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\npub const NEW_SETTING: &str = \"DD_BRAND_NEW_SETTING\";\n");
     std::fs::write(&config, text).unwrap();
@@ -157,9 +157,9 @@ fn a_setting_with_no_template_path_fails_the_check() {
     let (out, text) = template_check(&["--src".as_ref(), src.as_os_str()]);
     assert!(!out.status.success(), "the check passed:\n{text}");
     assert!(
-        text.contains("DD_BRAND_NEW_SETTING (read in src/config.rs) is missing from the README")
+        text.contains("DD_BRAND_NEW_SETTING (read in src/config/mod.rs) is missing from the README")
             && text.contains(
-                "DD_BRAND_NEW_SETTING (read in src/config.rs) has no template parameter and no documented reason"
+                "DD_BRAND_NEW_SETTING (read in src/config/mod.rs) has no template parameter and no documented reason"
             ),
         "{text}"
     );

@@ -282,9 +282,14 @@ def refs(node) -> set[str]:
     return set()
 
 
+def in_config(src: Path, path: Path) -> bool:
+    """Whether `path` belongs to the module that reads the environment."""
+    return path.relative_to(src).parts[0] in ("config", "config.rs")
+
+
 def variables_the_code_reads(src: Path) -> dict[str, str]:
     """Every environment variable the function reads, with where: the names
-    spelled in the module that reads the environment (src/config.rs: each
+    spelled in the module that reads the environment (src/config/: each
     string literal shaped like a variable name), and any `env::var("...")`
     elsewhere. A read through anything else is reported as a problem by
     `reads_outside_config`."""
@@ -293,7 +298,7 @@ def variables_the_code_reads(src: Path) -> dict[str, str]:
     for path in sorted(src.rglob("*.rs")):
         text = path.read_text()
         where = str(path.relative_to(src.parent))
-        if path.name == "config.rs":
+        if in_config(src, path):
             for name in shaped.findall(text):
                 names.setdefault(name, where)
         for name in re.findall(r'env::var(?:_os)?\(\s*"([A-Za-z0-9_]+)"', text):
@@ -303,10 +308,10 @@ def variables_the_code_reads(src: Path) -> dict[str, str]:
 
 def reads_outside_config(src: Path) -> list[str]:
     """Environment reads the derivation above cannot see: a variable named
-    by anything but a literal, outside src/config.rs."""
+    by anything but a literal, outside src/config/."""
     found = []
     for path in sorted(src.rglob("*.rs")):
-        if path.name == "config.rs":
+        if in_config(src, path):
             continue
         for line_no, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r'env::var(?:_os)?\(\s*[^"\s)]', line):
@@ -335,7 +340,7 @@ def check_settings(template: dict, variables: dict, src: Path, readme: Path, exp
     documented = readme_settings(readme)
     read = variables_the_code_reads(src)
     for where in reads_outside_config(src):
-        expect(False, f"{where} reads the environment by a computed name; read settings in src/config.rs")
+        expect(False, f"{where} reads the environment by a computed name; read settings in src/config/")
     for var, where in sorted(read.items()):
         row = documented.get(var)
         expect(row is not None, f"{var} (read in {where}) is missing from the README's Configuration table")

@@ -162,6 +162,19 @@ impl SecretRedactor {
         Self { resources }
     }
 
+    /// The resources besides `secrets`, as configured (`name` or
+    /// `name.group`).
+    pub fn extra_resources(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .skip(1)
+            .map(|r| match &r.group {
+                Some(group) => format!("{}.{group}", r.resource),
+                None => r.resource.clone(),
+            })
+            .collect()
+    }
+
     /// The redacted message, or `None` when there was nothing to redact.
     /// `message_json` is the message as a JSON string literal.
     pub fn redact(&self, message_json: &str) -> Option<Redacted> {

@@ -338,8 +338,8 @@ fn replacement_from_python(pattern: &Regex, text: &str) -> Result<String, &'stat
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
     use super::*;
+    use serde_json::Value;
 
     fn serialized(pattern: &str, replacement: &str) -> Scrubber {
         Scrubber {

@@ -18,7 +18,8 @@
 //! stays readable in the stream for its retention period.
 
 use crate::batch::IntakeBatch;
-use crate::forward::{ForwardError, Forwarder, Invocation, spill_write_deadline};
+use crate::forward::invocation::spill_write_deadline;
+use crate::forward::{ForwardError, Forwarder, Invocation};
 use crate::metrics::{BatchItemFailure, InvocationSummary};
 use crate::spill::{SpillKind, SpillReason};
 use crate::trigger::KinesisRecord;

@@ -62,12 +62,9 @@ impl Forwarder {
         if objects.is_empty() {
             return Ok(());
         }
-        let s3 = self
-            .s3_reader
-            .get_or_init(|| async {
-                crate::aws::s3_client(&crate::aws::sdk_config(None, &self.proxy).await)
-            })
-            .await;
+        let Some(s3) = &self.s3_reader else {
+            return Err(ForwardError::NoObjectReader);
+        };
         for object in objects {
             self.forward_object(s3, object, invocation, summary).await?;
             summary.objects_read += 1;
@@ -100,7 +97,7 @@ impl Forwarder {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let mut outbox = self.outbox();
-        let mut tally = super::ShipTally::default();
+        let mut tally = super::delivery::ShipTally::default();
         while let Some((offset, value)) = reader.next_value().await? {
             let text = std::str::from_utf8(value)
                 .map_err(|_| value_error(offset, "it is not UTF-8".to_owned()))?;

@@ -6,11 +6,11 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::retry::parse_retry_after;
+use crate::api_key::ApiKey;
 use crate::batch::IntakeBatch;
-use crate::config::ApiKey;
 use crate::limits;
 use crate::proxy::ProxySettings;
-use crate::shape::{FORWARDER_NAME, FORWARDER_VERSION};
+use crate::{FORWARDER_NAME, FORWARDER_VERSION};
 
 /// How request bodies are encoded (`DD_USE_COMPRESSION`, `DD_COMPRESSION`,
 /// `DD_COMPRESSION_LEVEL`).
@@ -145,6 +145,20 @@ pub struct IntakeClient {
 }
 
 impl IntakeClient {
+    /// The client for `settings`' endpoint with `api_key`, through `proxy`.
+    pub fn for_settings(
+        settings: &super::IntakeSettings,
+        api_key: ApiKey,
+        proxy: &ProxySettings,
+    ) -> Result<Self, reqwest::Error> {
+        Self::new(IntakeTarget {
+            url: settings.url.clone(),
+            api_key,
+            storage_tag: settings.storage_tag,
+            proxy: proxy.clone(),
+        })
+    }
+
     pub fn new(target: IntakeTarget) -> Result<Self, reqwest::Error> {
         let builder = reqwest::Client::builder()
             .user_agent(format!("{FORWARDER_NAME}/{FORWARDER_VERSION}"))

@@ -242,6 +242,31 @@ fn log_id(log: &[u8]) -> String {
     serde_json::from_slice::<IdOnly>(log).map_or_else(|_| "?".to_owned(), |l| l.id)
 }
 
+/// Where and how logs are sent, parsed once from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeSettings {
+    /// The full URL of the logs endpoint, such as
+    /// `https://http-intake.logs.datadoghq.com/api/v2/logs`.
+    pub url: String,
+    /// The `DD-STORAGE-TAG` header (`DD_ENRICH_S3_TAGS`,
+    /// `DD_ENRICH_CLOUDWATCH_TAGS`): `s3,cloudwatch`, `s3`, `cloudwatch`.
+    pub storage_tag: Option<&'static str>,
+    /// `DD_USE_COMPRESSION`, `DD_COMPRESSION`, `DD_COMPRESSION_LEVEL`.
+    pub encoding: BodyEncoding,
+    /// `DD_REQUEST_TIMEOUT_SECONDS`: longest one POST may take.
+    pub request_timeout: Duration,
+}
+
+impl IntakeSettings {
+    /// The shipper's options for these settings.
+    pub fn options(&self) -> ShipOptions {
+        ShipOptions {
+            request_timeout: self.request_timeout,
+            ..ShipOptions::new(self.encoding)
+        }
+    }
+}
+
 /// How the shipper behaves; limits from [`crate::limits`] by default.
 #[derive(Debug, Clone, Copy)]
 pub struct ShipOptions {

@@ -12,6 +12,16 @@ mod store;
 
 pub use store::{SpillError, SpillKind, SpillReason, SpillStore, StoredLogs};
 
+/// `DD_STORE_FAILED_EVENTS` with `DD_S3_BUCKET_NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillSettings {
+    pub bucket: String,
+    /// The function's name, lower-cased: the prefixes are
+    /// `failed_events/<name>/` and `dead_letter/<name>/`, as the Datadog
+    /// Forwarder names them.
+    pub forwarder_name: String,
+}
+
 use futures_util::StreamExt;
 use tokio::time::Instant;
 

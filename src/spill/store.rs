@@ -109,17 +109,6 @@ impl SpillStore {
         }
     }
 
-    /// An S3 client from the standard AWS environment (region, credentials,
-    /// `AWS_ENDPOINT_URL`). Makes no network call: credentials load lazily.
-    pub async fn from_env(
-        bucket: impl Into<String>,
-        function_name: impl Into<String>,
-        proxy: &crate::proxy::ProxySettings,
-    ) -> Self {
-        let sdk = crate::aws::sdk_config(None, proxy).await;
-        Self::new(crate::aws::s3_client(&sdk), bucket, function_name)
-    }
-
     pub fn bucket(&self) -> &str {
         &self.bucket
     }

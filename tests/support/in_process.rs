@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use eks_audit_forwarder::metrics::InvocationSummary;
-use eks_audit_forwarder::ship::{ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{IntakeClient, ShipOptions, Shipper};
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use serde_json::{Value, value::RawValue};
 
@@ -30,14 +30,17 @@ pub async fn forward_messages(
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config =
         Config::from_lookup(|n| all.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
-    let client =
-        eks_audit_forwarder::forward::intake_client(&config, config.api_key.clone().unwrap())
-            .unwrap();
-    let forwarder = Forwarder::with_destination(
+    let client = IntakeClient::for_settings(
+        &config.intake,
+        config.api_key.value().unwrap().clone(),
+        &config.proxy,
+    )
+    .unwrap();
+    let forwarder = Forwarder::new(
         &config,
         Destination::Intake(Arc::new(Shipper::new(
             client,
-            ShipOptions::new(config.encoding),
+            ShipOptions::new(config.intake.encoding),
         ))),
     );
     let before = intake.accepted_logs().len();

@@ -91,6 +91,8 @@ fn leaf_number(text: &str) -> Option<f64> {
     number(text)
 }
 
+/// `*` and `?` wildcards over characters. Only the last `*` seen is ever
+/// backtracked to, so the cost stays linear in practice.
 pub(super) fn glob_matches(parts: &[GlobPart], text: &str) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut resume: Option<(usize, usize)> = None;

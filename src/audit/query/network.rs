@@ -49,9 +49,6 @@ pub(super) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// `*` and `?` wildcards over characters. Only the last `*` seen is ever
-/// backtracked to, so the cost stays linear in practice.
-
 /// `10.0.0.0/8`, `fc00::/7`, or one address.
 pub(crate) fn parse_net(text: &str) -> Option<(IpAddr, u8)> {
     let (addr, bits) = match text.split_once('/') {
