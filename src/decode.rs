@@ -23,18 +23,18 @@ pub enum DecodeError {
         "the event is not one this function handles (a CloudWatch Logs subscription {{\"awslogs\":{{\"data\":\"...\"}}}}, Kinesis records, S3 object-created notifications, or {{\"retry\":\"true\"}}): found {found}"
     )]
     UnknownEvent { found: String },
-    #[error("the log data is not valid base64: {detail}")]
-    Base64 { detail: String },
+    #[error("the log data is not valid base64: {source}")]
+    Base64 { source: base64::DecodeError },
     #[error("the log data is not gzip data (decoded {len} bytes without the gzip magic number)")]
     NotGzip { len: usize },
-    #[error("the log data holds a corrupt or truncated gzip stream: {detail}")]
-    Gzip { detail: String },
+    #[error("the log data holds a corrupt or truncated gzip stream: {source}")]
+    Gzip { source: std::io::Error },
     #[error(
         "the log data decompresses to more than {limit} bytes (DD_MAX_DECOMPRESSED_BYTES); refused"
     )]
     TooLarge { limit: usize },
-    #[error("the decompressed log data is not a CloudWatch Logs document: {detail}")]
-    Document { detail: String },
+    #[error("the decompressed log data is not a CloudWatch Logs document: {source}")]
+    Document { source: MaskedJsonError },
     #[error("logEvents[{index}].message is not a JSON string")]
     MessageNotString { index: usize },
 }
@@ -84,9 +84,7 @@ pub fn decompress_payload(
 ) -> Result<Vec<u8>, DecodeError> {
     let gz = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
-        .map_err(|e| DecodeError::Base64 {
-            detail: e.to_string(),
-        })?;
+        .map_err(|source| DecodeError::Base64 { source })?;
     if gz.len() < 18 || gz[0] != 0x1f || gz[1] != 0x8b {
         return Err(DecodeError::NotGzip { len: gz.len() });
     }
@@ -99,9 +97,7 @@ pub fn decompress_payload(
     MultiGzDecoder::new(gz.as_slice())
         .take(cap)
         .read_to_end(&mut out)
-        .map_err(|e| DecodeError::Gzip {
-            detail: e.to_string(),
-        })?;
+        .map_err(|source| DecodeError::Gzip { source })?;
     if out.len() > max_decompressed_bytes {
         return Err(DecodeError::TooLarge {
             limit: max_decompressed_bytes,
@@ -114,7 +110,7 @@ pub fn decompress_payload(
 pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeError> {
     let doc: SubscriptionDocument<'_> =
         serde_json::from_slice(bytes).map_err(|e| DecodeError::Document {
-            detail: describe_json_error(&e),
+            source: MaskedJsonError::new(&e),
         })?;
     if let Some(index) = doc
         .log_events
@@ -126,31 +122,77 @@ pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeEr
     Ok(doc)
 }
 
-/// serde_json's message without any value from the input. serde names an
-/// unexpected value between the error's kind and `, expected ...` (`invalid
-/// type: floating point \`4111111111111111.0\`, expected a string`, or a
-/// string with escaped quotes in it), so everything from the first quote
-/// or backtick up to `, expected` (or up to ` at line`) is cut. The
-/// `expected` part and `missing field` / `duplicate field` name fields of
-/// our own types and are kept; positions are kept.
-fn describe_json_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    // A syntax error names what the parser expected, never a value.
-    let data = e.classify() == serde_json::error::Category::Data;
-    if !data || text.starts_with("missing field") || text.starts_with("duplicate field") {
-        return text;
+/// A serde_json error with every value of the input cut out of its text:
+/// serde names an unexpected value between the error's kind and
+/// `, expected ...` (`invalid type: floating point \`4111111111111111.0\`,
+/// expected a string`, or a string with escaped quotes in it). The
+/// serde_json error itself is not kept, so no `source()` can show the value
+/// either; its position is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedJsonError {
+    /// serde_json's message without its position, the value masked.
+    message: String,
+    /// 1-based; 0 when serde_json gave no position.
+    line: usize,
+    column: usize,
+}
+
+impl MaskedJsonError {
+    /// Everything from the first quote or backtick of a data error's message
+    /// up to its last `, expected` (or up to its end) is cut. The `expected`
+    /// part and `missing field` / `duplicate field` name fields of our own
+    /// types and are kept; a syntax error names what the parser expected,
+    /// never a value, and is kept whole.
+    pub fn new(e: &serde_json::Error) -> Self {
+        let (line, column) = (e.line(), e.column());
+        let text = e.to_string();
+        // serde_json's Display adds the position after the message.
+        let position = format!(" at line {line} column {column}");
+        let text = match text.strip_suffix(&position) {
+            Some(message) if line != 0 => message,
+            _ => &text,
+        };
+        let data = e.classify() == serde_json::error::Category::Data;
+        let message =
+            if !data || text.starts_with("missing field") || text.starts_with("duplicate field") {
+                text.to_owned()
+            } else {
+                // The last one: a value may itself hold ", expected".
+                let value_end = text.rfind(", expected").unwrap_or(text.len());
+                let (head, tail) = text.split_at(value_end);
+                match head.find(['"', '`']) {
+                    Some(quote) => format!("{}…{tail}", &head[..quote]),
+                    None => text.to_owned(),
+                }
+            };
+        Self {
+            message,
+            line,
+            column,
+        }
     }
-    // The last ones: a value may itself hold ", expected" or " at line".
-    let value_end = text
-        .rfind(", expected")
-        .or_else(|| text.rfind(" at line "))
-        .unwrap_or(text.len());
-    let (head, tail) = text.split_at(value_end);
-    match head.find(['"', '`']) {
-        Some(quote) => format!("{}…{tail}", &head[..quote]),
-        None => text,
+
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    pub fn column(&self) -> usize {
+        self.column
     }
 }
+
+/// serde_json's own layout: the message, then where.
+impl std::fmt::Display for MaskedJsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if self.line != 0 {
+            write!(f, " at line {} column {}", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for MaskedJsonError {}
 
 #[cfg(test)]
 mod tests {
@@ -223,6 +265,30 @@ mod tests {
             parse_document(doc),
             Err(DecodeError::MessageNotString { index: 0 })
         ));
+    }
+
+    /// The whole chain, not only the top message: a `source()` that were
+    /// serde_json's own error would quote the value.
+    #[test]
+    fn document_error_sources_do_not_echo_values() {
+        let doc = br#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":"s3cr3t-value","message":"x"}]}"#;
+        let err = parse_document(doc).unwrap_err();
+        let mut next: Option<&dyn std::error::Error> = Some(&err);
+        let mut texts = Vec::new();
+        while let Some(e) = next {
+            texts.push(e.to_string());
+            next = e.source();
+        }
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert_eq!(
+            texts[1],
+            "invalid type: string …, expected i64 at line 1 column 79"
+        );
+        assert!(texts.iter().all(|t| !t.contains("s3cr3t")), "{texts:?}");
+        let DecodeError::Document { source } = err else {
+            panic!("{err}");
+        };
+        assert_eq!((source.line(), source.column()), (1, 79));
     }
 
     /// A gzip bomb: 200 MiB of zeros compresses to ~200 KB. Refused at the
