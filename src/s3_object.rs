@@ -10,36 +10,52 @@
 use std::io::Write;
 use std::ops::Range;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::primitives::{ByteStream, ByteStreamError};
 use bytes::Bytes;
 use flate2::write::MultiGzDecoder;
 use thiserror::Error;
 use tokio::time::Instant;
 
+use crate::decode::DecodeError;
 use crate::limits;
 
 /// Why an object could not be read. Messages name the object and the
 /// offset (in the decompressed bytes), never its content.
 #[derive(Debug, Error)]
 pub enum ObjectError {
-    #[error("reading s3://{bucket}/{key} failed: {code}: {detail}")]
+    #[error(
+        "reading s3://{bucket}/{key} failed: {}: {}",
+        .source.code().unwrap_or("none"),
+        DisplayErrorContext(.source.as_ref())
+    )]
     Get {
         bucket: String,
         key: String,
-        code: String,
-        detail: String,
+        /// Boxed: the SDK's error is large, and every `Result` of the
+        /// forwarder carries this one.
+        source: Box<SdkError<GetObjectError>>,
+    },
+    #[error(
+        "reading s3://{bucket}/{key} failed: ReadBody: {}",
+        DisplayErrorContext(.source)
+    )]
+    ReadBody {
+        bucket: String,
+        key: String,
+        source: ByteStreamError,
     },
     #[error(
         "reading s3://{bucket}/{key} did not finish before the invocation's deadline; Lambda will retry the event"
     )]
     Deadline { bucket: String, key: String },
-    #[error("s3://{bucket}/{key} is not gzip data or JSON from byte {offset}: {detail}")]
+    #[error("s3://{bucket}/{key} is not gzip data or JSON from byte {offset}: {source}")]
     Gzip {
         bucket: String,
         key: String,
         offset: u64,
-        detail: String,
+        source: std::io::Error,
     },
     #[error(
         "s3://{bucket}/{key} holds something other than JSON objects at byte {offset} (expected CloudWatch Logs documents or JSON lines of audit events)"
@@ -64,13 +80,38 @@ pub enum ObjectError {
         offset: u64,
         limit: usize,
     },
-    #[error("s3://{bucket}/{key}: the value at byte {offset} is not usable: {detail}")]
+    #[error("s3://{bucket}/{key}: the value at byte {offset} is not usable: {source}")]
     Value {
         bucket: String,
         key: String,
         offset: u64,
-        detail: String,
+        source: ValueError,
     },
+}
+
+impl ObjectError {
+    /// An error about the value at `offset` of `s3://bucket/key`.
+    pub fn value(bucket: &str, key: &str, offset: u64, source: ValueError) -> Self {
+        ObjectError::Value {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            offset,
+            source,
+        }
+    }
+}
+
+/// Why one value of an object cannot be forwarded.
+#[derive(Debug, Error)]
+pub enum ValueError {
+    #[error("it is not UTF-8")]
+    NotUtf8 { source: std::str::Utf8Error },
+    /// Only the column: serde_json's message can quote the value.
+    #[error("not valid JSON (at {column} of the value)")]
+    NotJson { column: usize },
+    /// A CloudWatch Logs document that does not decode.
+    #[error(transparent)]
+    Document(#[from] DecodeError),
 }
 
 /// Finds where each top-level JSON object ends in a growing buffer,
@@ -217,11 +258,10 @@ impl ObjectReader {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
             })?
-            .map_err(|e| ObjectError::Get {
+            .map_err(|source| ObjectError::Get {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
-                code: e.code().unwrap_or("none").to_owned(),
-                detail: DisplayErrorContext(&e).to_string(),
+                source: Box::new(source),
             })?;
         let mut reader = Self::from_body(bucket, key, object.body, max_value_bytes);
         reader.read_by = Some(read_by);
@@ -324,12 +364,11 @@ impl ObjectReader {
                         self.pending = Bytes::from(joined);
                     }
                 }
-                Some(Err(e)) => {
-                    return Err(ObjectError::Get {
+                Some(Err(source)) => {
+                    return Err(ObjectError::ReadBody {
                         bucket: self.bucket.clone(),
                         key: self.key.clone(),
-                        code: "ReadBody".to_owned(),
-                        detail: DisplayErrorContext(&e).to_string(),
+                        source,
                     });
                 }
                 None => self.done = true,
@@ -356,11 +395,13 @@ impl ObjectReader {
             )
         };
         let before = self.buf.len();
-        inflate(gzip.as_mut(), input.as_deref(), &mut self.buf).map_err(|e| ObjectError::Gzip {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            offset: self.base + before as u64,
-            detail: e.to_string(),
+        inflate(gzip.as_mut(), input.as_deref(), &mut self.buf).map_err(|source| {
+            ObjectError::Gzip {
+                bucket: self.bucket.clone(),
+                key: self.key.clone(),
+                offset: self.base + before as u64,
+                source,
+            }
         })?;
         Ok(input.is_some() || self.buf.len() > before)
     }
@@ -374,13 +415,8 @@ impl ObjectReader {
     }
 
     /// An error about the value at `offset`.
-    pub fn value_error(&self, offset: u64, detail: String) -> ObjectError {
-        ObjectError::Value {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            offset,
-            detail,
-        }
+    pub fn value_error(&self, offset: u64, source: ValueError) -> ObjectError {
+        ObjectError::value(&self.bucket, &self.key, offset, source)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::decode::parse_document;
 use crate::forward::{ForwardError, Forwarder, Invocation};
 use crate::limits;
 use crate::metrics::InvocationSummary;
-use crate::s3_object::{ObjectError, ObjectReader};
+use crate::s3_object::{ObjectError, ObjectReader, ValueError};
 use crate::shape::{EventKey, LogOrigin};
 use crate::trigger::S3ObjectRef;
 
@@ -80,12 +80,9 @@ impl Forwarder {
         summary: &mut InvocationSummary,
     ) -> Result<(), ForwardError> {
         let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
-        let value_error = |offset: u64, detail: String| ObjectError::Value {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            offset,
-            detail,
-        };
+        // Not the reader's `value_error`: the value borrows the reader.
+        let value_error =
+            |offset: u64, source: ValueError| ObjectError::value(bucket, key, offset, source);
         let read_by = invocation.deadline_less(limits::DEADLINE_SAFETY_MARGIN);
         let mut reader =
             ObjectReader::open(s3, bucket, key, self.max_decompressed_bytes, read_by).await?;
@@ -100,15 +97,13 @@ impl Forwarder {
         let mut tally = super::delivery::ShipTally::default();
         while let Some((offset, value)) = reader.next_value().await? {
             let text = std::str::from_utf8(value)
-                .map_err(|_| value_error(offset, "it is not UTF-8".to_owned()))?;
+                .map_err(|source| value_error(offset, ValueError::NotUtf8 { source }))?;
             let probe: ValueProbe<'_> = serde_json::from_str(text).map_err(|e| {
-                value_error(
-                    offset,
-                    format!("not valid JSON (at {} of the value)", e.column()),
-                )
+                let column = e.column();
+                value_error(offset, ValueError::NotJson { column })
             })?;
             if probe.log_events.is_some() {
-                let doc = parse_document(value).map_err(|e| value_error(offset, e.to_string()))?;
+                let doc = parse_document(value).map_err(|e| value_error(offset, e.into()))?;
                 summary.events_in += doc.log_events.len();
                 if doc.is_control_message() {
                     summary.control_message = true;
@@ -127,8 +122,8 @@ impl Forwarder {
                 outbox.push_document(&shape, &doc, invocation, summary)?;
             } else {
                 summary.events_in += 1;
-                let message =
-                    serde_json::to_string(text).map_err(|e| value_error(offset, e.to_string()))?;
+                // A string always serializes: the writer is a Vec.
+                let message = serde_json::to_string(text).expect("a string serializes");
                 // The offset names the event within the object, the same on
                 // every read of it.
                 let id = offset.to_string();
