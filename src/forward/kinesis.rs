@@ -21,7 +21,7 @@ use crate::batch::IntakeBatch;
 use crate::forward::invocation::spill_write_deadline;
 use crate::forward::{ForwardError, Forwarder, Invocation};
 use crate::metrics::{BatchItemFailure, InvocationSummary};
-use crate::spill::{SpillKind, SpillReason};
+use crate::spill::{FailureCause, SpillKind, SpillReason};
 use crate::trigger::KinesisRecord;
 
 impl Forwarder {
@@ -82,7 +82,7 @@ impl Forwarder {
         });
         let entry = serde_json::to_vec(&entry).expect("a JSON value serializes");
         let reason = SpillReason {
-            last_error: "undecodable Kinesis record".to_owned(),
+            last_error: FailureCause::UndecodableRecord,
             attempts: 0,
             answer: None,
         };

@@ -10,7 +10,7 @@
 
 mod store;
 
-pub use store::{SpillError, SpillKind, SpillReason, SpillStore, StoredLogs};
+pub use store::{FailureCause, SpillError, SpillKind, SpillReason, SpillStore, StoredLogs};
 
 /// `DD_STORE_FAILED_EVENTS` with `DD_S3_BUCKET_NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ use crate::ship::{FailedBatch, FailureReason, Shipper, Transport};
 
 /// Where a failed batch goes, and the metadata that says why.
 pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
-    let failed = |last_error: String, attempts: u32| {
+    let failed = |last_error: FailureCause, attempts: u32| {
         (
             SpillKind::Failed,
             SpillReason {
@@ -43,17 +43,17 @@ pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
         )
     };
     match reason {
-        FailureReason::Exhausted { attempts, last } => failed(last.to_string(), *attempts),
+        FailureReason::Exhausted { attempts, last } => failed((*last).into(), *attempts),
         FailureReason::Unauthorized { status } | FailureReason::Refused { status } => {
-            failed(format!("HTTP {status}"), 1)
+            failed(FailureCause::Status(*status), 1)
         }
         FailureReason::KeptBack { status } => {
-            failed(format!("HTTP {status}, isolation budget spent"), 1)
+            failed(FailureCause::BudgetSpent { status: *status }, 1)
         }
         FailureReason::Rejected { answer } => (
             SpillKind::DeadLetter,
             SpillReason {
-                last_error: "HTTP 400".to_owned(),
+                last_error: FailureCause::Status(400),
                 attempts: 1,
                 answer: Some(answer.clone()),
             },
@@ -61,7 +61,7 @@ pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
         FailureReason::TooLarge => (
             SpillKind::DeadLetter,
             SpillReason {
-                last_error: "HTTP 413".to_owned(),
+                last_error: FailureCause::Status(413),
                 attempts: 1,
                 answer: None,
             },
@@ -312,7 +312,8 @@ mod tests {
         assert_eq!(
             spill_plan(&FailureReason::KeptBack { status: 400 })
                 .1
-                .last_error,
+                .last_error
+                .to_string(),
             "HTTP 400, isolation budget spent"
         );
         assert_eq!(

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use crate::aws::s3_call_until;
 use crate::batch::IntakeBatch;
 use crate::limits;
+use crate::ship::{LastFailure, TransportFailure};
 
 /// Most characters of an S3 error kept in a message.
 const MAX_ERROR_CHARS: usize = 300;
@@ -54,11 +55,55 @@ impl SpillKind {
 /// Why the logs are being kept, written as object metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpillReason {
-    /// `HTTP 503`, `timeout`, `HTTP 403`, ...
-    pub last_error: String,
+    pub last_error: FailureCause,
     pub attempts: u32,
     /// The intake's answer, for dead letters.
     pub answer: Option<String>,
+}
+
+/// What last went wrong with the logs of an object. Its text is the
+/// object's `last-error` metadata (`HTTP 503`, `timeout`, ...), which
+/// people and tools read: it stays as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The intake's answer.
+    Status(u16),
+    /// The last attempt failed in transport.
+    Transport(TransportFailure),
+    /// No attempt fit before the deadline.
+    Deadline,
+    /// A half answered `status` (400 or 413) after its batch's isolation
+    /// budget was spent.
+    BudgetSpent { status: u16 },
+    /// Values of a stored object that are not log objects.
+    UnreadableStored,
+    /// A Kinesis record whose data could not be decoded.
+    UndecodableRecord,
+}
+
+impl From<LastFailure> for FailureCause {
+    fn from(last: LastFailure) -> Self {
+        match last {
+            LastFailure::Status(status) => FailureCause::Status(status),
+            LastFailure::Transport(kind) => FailureCause::Transport(kind),
+            LastFailure::Deadline => FailureCause::Deadline,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureCause::Status(status) => write!(f, "HTTP {status}"),
+            FailureCause::Transport(kind) => write!(f, "{kind}"),
+            FailureCause::Deadline => f.write_str("no time left before the deadline"),
+            FailureCause::BudgetSpent { status } => {
+                write!(f, "HTTP {status}, isolation budget spent")
+            }
+            FailureCause::UnreadableStored => f.write_str("unreadable in a stored object"),
+            FailureCause::UndecodableRecord => f.write_str("undecodable Kinesis record"),
+        }
+    }
 }
 
 #[derive(Debug, Error)]
@@ -166,7 +211,7 @@ impl SpillStore {
         deadline: Instant,
     ) -> Result<String, SpillError> {
         let reason = SpillReason {
-            last_error: "unreadable in a stored object".to_owned(),
+            last_error: FailureCause::UnreadableStored,
             attempts: 0,
             answer: None,
         };
@@ -210,7 +255,10 @@ impl SpillStore {
             .content_encoding("gzip")
             .body(ByteStream::from(body))
             .metadata("log-count", batch.len().to_string())
-            .metadata("last-error", metadata_value(&reason.last_error, 128))
+            .metadata(
+                "last-error",
+                metadata_value(&reason.last_error.to_string(), 128),
+            )
             .metadata("attempts", reason.attempts.to_string());
         if let Some(answer) = &reason.answer {
             put = put.metadata("intake-answer", metadata_value(answer, MAX_ANSWER_METADATA));
@@ -583,6 +631,51 @@ mod tests {
         // Tags that do not decode: sent untagged, not dropped.
         let raw = RawValue::from_string(r#"{"ddtags":"\udc00","id":"8"}"#.to_owned()).unwrap();
         assert_eq!(tag_retry(&raw).unwrap(), br#"{"ddtags":"\udc00","id":"8"}"#);
+    }
+
+    /// The `last-error` metadata of stored objects, as it was written when
+    /// it was a string: tools that read the bucket match on it.
+    #[test]
+    fn failure_causes_read_as_before() {
+        use crate::ship::TransportFailure;
+        let cases = [
+            (FailureCause::Status(503), "HTTP 503"),
+            (
+                FailureCause::Transport(TransportFailure::Timeout),
+                "timeout",
+            ),
+            (
+                FailureCause::Transport(TransportFailure::Connect),
+                "connection failed",
+            ),
+            (
+                FailureCause::Transport(TransportFailure::Other),
+                "transport error",
+            ),
+            (FailureCause::Deadline, "no time left before the deadline"),
+            (
+                FailureCause::BudgetSpent { status: 413 },
+                "HTTP 413, isolation budget spent",
+            ),
+            (
+                FailureCause::UnreadableStored,
+                "unreadable in a stored object",
+            ),
+            (
+                FailureCause::UndecodableRecord,
+                "undecodable Kinesis record",
+            ),
+        ];
+        for (cause, text) in cases {
+            assert_eq!(cause.to_string(), text);
+        }
+        for last in [
+            LastFailure::Status(429),
+            LastFailure::Transport(TransportFailure::Connect),
+            LastFailure::Deadline,
+        ] {
+            assert_eq!(FailureCause::from(last).to_string(), last.to_string());
+        }
     }
 
     #[test]
