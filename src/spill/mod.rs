@@ -10,7 +10,10 @@
 
 mod store;
 
-pub use store::{FailureCause, SpillError, SpillKind, SpillReason, SpillStore, StoredLogs};
+pub use store::{
+    CorruptObject, FailureCause, S3Failure, SpillError, SpillKind, SpillReason, SpillStore,
+    StoredLogs,
+};
 
 /// `DD_STORE_FAILED_EVENTS` with `DD_S3_BUCKET_NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,11 +184,11 @@ pub async fn replay<T: Transport>(
             Err(SpillError::Gone { key }) => {
                 tracing::debug!(request_id, key = %key, "stored object already replayed by another invocation");
             }
-            Err(SpillError::Corrupt { key, detail, .. }) => {
+            Err(SpillError::Corrupt { key, source, .. }) => {
                 summary.replay_errors += 1;
                 match store.move_to_dead_letter(&key, deadlines.write).await {
                     Ok(target) => {
-                        tracing::error!(request_id, key = %key, %detail, moved_to = %target, "stored object is unreadable; moved to dead letters")
+                        tracing::error!(request_id, key = %key, detail = %source, moved_to = %target, "stored object is unreadable; moved to dead letters")
                     }
                     Err(e) => {
                         tracing::error!(request_id, key = %key, error = %e, "stored object is unreadable and could not be moved")

@@ -16,8 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::copy_object::CopyObjectError;
+use aws_sdk_s3::operation::delete_object::DeleteObjectError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+use aws_sdk_s3::operation::put_object::PutObjectError;
+use aws_sdk_s3::primitives::{ByteStream, ByteStreamError};
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
 use serde_json::value::RawValue;
 use thiserror::Error;
@@ -108,12 +113,13 @@ impl std::fmt::Display for FailureCause {
 
 #[derive(Debug, Error)]
 pub enum SpillError {
-    #[error("S3 {operation} of s3://{bucket}/{key} failed: {detail}")]
+    #[error("S3 {operation} of s3://{bucket}/{key} failed: {source}")]
     S3 {
         operation: &'static str,
         bucket: String,
         key: String,
-        detail: String,
+        /// Boxed: the SDK's errors are a few hundred bytes each.
+        source: Box<S3Failure>,
     },
     #[error("S3 {operation} on bucket {bucket} did not finish before the Lambda deadline")]
     Deadline {
@@ -123,12 +129,54 @@ pub enum SpillError {
     /// Another invocation replayed and deleted it first.
     #[error("stored object {key} is gone (replayed by another invocation)")]
     Gone { key: String },
-    #[error("stored object s3://{bucket}/{key} is not a gzip JSON array of log objects: {detail}")]
+    #[error("stored object s3://{bucket}/{key} is not a gzip JSON array of log objects: {source}")]
     Corrupt {
         bucket: String,
         key: String,
-        detail: String,
+        source: CorruptObject,
     },
+}
+
+/// The SDK's error of a failed S3 call. The text is the service's code and
+/// message (or, without a code, the error and its causes), at most
+/// `MAX_ERROR_CHARS` of it.
+#[derive(Debug, Error)]
+pub enum S3Failure {
+    #[error("{}", sdk_detail(.0))]
+    PutObject(#[from] SdkError<PutObjectError>),
+    #[error("{}", sdk_detail(.0))]
+    ListObjectsV2(#[from] SdkError<ListObjectsV2Error>),
+    #[error("{}", sdk_detail(.0))]
+    GetObject(#[from] SdkError<GetObjectError>),
+    /// Reading the body of a GetObject answer.
+    #[error("{}", truncate(&.0.to_string()))]
+    ReadBody(#[from] ByteStreamError),
+    #[error("{}", sdk_detail(.0))]
+    CopyObject(#[from] SdkError<CopyObjectError>),
+    #[error("{}", sdk_detail(.0))]
+    DeleteObject(#[from] SdkError<DeleteObjectError>),
+}
+
+fn sdk_detail<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: &SdkError<E, R>,
+) -> String {
+    let detail = match e.code() {
+        Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
+        None => DisplayErrorContext(e).to_string(),
+    };
+    truncate(&detail)
+}
+
+/// What is wrong with a stored object that cannot be replayed.
+#[derive(Debug, Error)]
+pub enum CorruptObject {
+    #[error("larger than the {limit} bytes of any object the forwarder writes")]
+    TooLarge { limit: usize },
+    #[error(transparent)]
+    Gzip(std::io::Error),
+    /// Only where: serde_json's message can quote a value of the object.
+    #[error("at line {line} column {column}")]
+    NotJsonArray { line: usize, column: usize },
 }
 
 /// The bucket that keeps failed logs.
@@ -266,7 +314,7 @@ impl SpillStore {
         let put = put.customize().config_override(s3_call_until(deadline));
         self.bounded("PutObject", deadline, put.send())
             .await?
-            .map_err(|e| self.s3_error("PutObject", &key, &e))?;
+            .map_err(|e| self.s3_error("PutObject", &key, e))?;
         Ok(key)
     }
 
@@ -292,7 +340,7 @@ impl SpillStore {
             let page = self
                 .bounded("ListObjectsV2", deadline, page.send())
                 .await?
-                .map_err(|e| self.s3_error("ListObjectsV2", &prefix, &e))?;
+                .map_err(|e| self.s3_error("ListObjectsV2", &prefix, e))?;
             keys.extend(
                 page.contents()
                     .iter()
@@ -329,18 +377,17 @@ impl SpillStore {
                 Some(err) if err.is_no_such_key() => SpillError::Gone {
                     key: key.to_owned(),
                 },
-                _ => self.s3_error("GetObject", key, &e),
+                _ => self.s3_error("GetObject", key, e),
             })?;
-        let corrupt = |detail: String| SpillError::Corrupt {
+        let corrupt = |source: CorruptObject| SpillError::Corrupt {
             bucket: self.bucket.clone(),
             key: key.to_owned(),
-            detail,
+            source,
         };
         let too_large = || {
-            corrupt(format!(
-                "larger than the {} bytes of any object the forwarder writes",
-                limits::MAX_STORED_OBJECT_BYTES
-            ))
+            corrupt(CorruptObject::TooLarge {
+                limit: limits::MAX_STORED_OBJECT_BYTES,
+            })
         };
         if object
             .content_length()
@@ -351,23 +398,22 @@ impl SpillStore {
         let bytes = self
             .bounded("GetObject", deadline, object.body.collect())
             .await?
-            .map_err(|e| SpillError::S3 {
-                operation: "GetObject",
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                detail: truncate(&e.to_string()),
-            })?
+            .map_err(|e| self.s3_error("GetObject", key, e))?
             .into_bytes();
         let mut json = Vec::new();
         MultiGzDecoder::new(&bytes[..])
             .take(limits::MAX_STORED_OBJECT_BYTES as u64 + 1)
             .read_to_end(&mut json)
-            .map_err(|e| corrupt(e.to_string()))?;
+            .map_err(|e| corrupt(CorruptObject::Gzip(e)))?;
         if json.len() > limits::MAX_STORED_OBJECT_BYTES {
             return Err(too_large());
         }
-        let values: Vec<&RawValue> = serde_json::from_slice(&json)
-            .map_err(|e| corrupt(format!("at line {} column {}", e.line(), e.column())))?;
+        let values: Vec<&RawValue> = serde_json::from_slice(&json).map_err(|e| {
+            corrupt(CorruptObject::NotJsonArray {
+                line: e.line(),
+                column: e.column(),
+            })
+        })?;
         let mut stored = StoredLogs::default();
         for value in values {
             match tag_retry(value) {
@@ -397,7 +443,7 @@ impl SpillStore {
             .config_override(s3_call_until(deadline));
         self.bounded("CopyObject", deadline, copy.send())
             .await?
-            .map_err(|e| self.s3_error("CopyObject", key, &e))?;
+            .map_err(|e| self.s3_error("CopyObject", key, e))?;
         self.delete(key, deadline).await?;
         Ok(target)
     }
@@ -412,7 +458,7 @@ impl SpillStore {
             .config_override(s3_call_until(deadline));
         self.bounded("DeleteObject", deadline, delete.send())
             .await?
-            .map_err(|e| self.s3_error("DeleteObject", key, &e))?;
+            .map_err(|e| self.s3_error("DeleteObject", key, e))?;
         Ok(())
     }
 
@@ -432,21 +478,17 @@ impl SpillStore {
             })
     }
 
-    fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    fn s3_error(
         &self,
         operation: &'static str,
         key: &str,
-        e: &aws_sdk_s3::error::SdkError<E, R>,
+        failure: impl Into<S3Failure>,
     ) -> SpillError {
-        let detail = match e.code() {
-            Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
-            None => DisplayErrorContext(e).to_string(),
-        };
         SpillError::S3 {
             operation,
             bucket: self.bucket.clone(),
             key: key.to_owned(),
-            detail: truncate(&detail),
+            source: Box::new(failure.into()),
         }
     }
 }
@@ -676,6 +718,48 @@ mod tests {
         ] {
             assert_eq!(FailureCause::from(last).to_string(), last.to_string());
         }
+    }
+
+    /// S3's code and message, cut to `MAX_ERROR_CHARS`; the SDK's error
+    /// stays the source.
+    #[test]
+    fn s3_errors_say_code_and_message() {
+        use aws_sdk_s3::config::http::HttpResponse;
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::primitives::SdkBody;
+        use std::error::Error as _;
+        let failure = |message: &str| {
+            let meta = ErrorMetadata::builder()
+                .code("NoSuchBucket")
+                .message(message)
+                .build();
+            let answer = HttpResponse::new(404.try_into().unwrap(), SdkBody::empty());
+            offline_store().s3_error(
+                "PutObject",
+                "failed_events/k",
+                SdkError::service_error(PutObjectError::generic(meta), answer),
+            )
+        };
+        let err = failure("The specified bucket does not exist");
+        assert_eq!(
+            err.to_string(),
+            "S3 PutObject of s3://bucket/failed_events/k failed: NoSuchBucket: The specified bucket does not exist"
+        );
+        let source = err.source().expect("the S3 failure");
+        assert!(source.source().is_some(), "the SDK's error");
+        let long = failure(&"x".repeat(1000)).to_string();
+        assert!(long.ends_with(&format!("NoSuchBucket: {}", "x".repeat(286))));
+        let timeout = offline_store().s3_error(
+            "DeleteObject",
+            "k",
+            SdkError::<DeleteObjectError>::timeout_error("no answer"),
+        );
+        assert!(
+            timeout.to_string().starts_with(
+                "S3 DeleteObject of s3://bucket/k failed: request has timed out: no answer"
+            ),
+            "{timeout}"
+        );
     }
 
     #[test]
