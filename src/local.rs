@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::forward::{Forwarder, Invocation};
-use crate::metrics::InvocationSummary;
+use crate::metrics::{InvocationSummary, SummarySource};
 
 #[derive(Debug, Error)]
 enum EventFileError {
@@ -81,7 +81,7 @@ fn describe(s: &InvocationSummary) -> String {
             s.records_in, s.events_in, s.logs_forwarded, s.records_undecodable, ids
         );
     }
-    if s.source == "s3" {
+    if s.source == SummarySource::S3 {
         return format!(
             "{} S3 objects read ({} other S3 records skipped), {} events, {} logs forwarded in {} batches, {} kept in S3",
             s.objects_read, s.s3_events_ignored, s.events_in, s.logs_forwarded, s.batches, s.stored
@@ -90,7 +90,7 @@ fn describe(s: &InvocationSummary) -> String {
     if s.control_message {
         return "a CloudWatch Logs control message: nothing to send".to_owned();
     }
-    if s.source == "replay" {
+    if s.source == SummarySource::Replay {
         return format!(
             "replay: {} logs from {} stored objects",
             s.replayed, s.replayed_objects
@@ -109,4 +109,34 @@ fn describe(s: &InvocationSummary) -> String {
         s.raw_bytes,
         s.wire_bytes
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the source was compared with the string "s3", so the
+    /// logs of a subscription sent with `DD_SOURCE=s3` were described as
+    /// S3 objects read.
+    #[test]
+    fn a_subscription_is_described_whatever_its_ddsource() {
+        let summary = InvocationSummary {
+            source: SummarySource::Subscription("s3".into()),
+            log_group: "/aws/eks/demo/cluster".into(),
+            events_in: 3,
+            logs_forwarded: 3,
+            ..Default::default()
+        };
+        assert!(
+            describe(&summary).starts_with("3 events from /aws/eks/demo/cluster (s3), 3 logs"),
+            "{}",
+            describe(&summary)
+        );
+        let read = InvocationSummary {
+            source: SummarySource::S3,
+            objects_read: 1,
+            ..Default::default()
+        };
+        assert!(describe(&read).starts_with("1 S3 objects read"));
+    }
 }

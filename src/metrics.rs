@@ -22,8 +22,8 @@ pub struct MetricsSettings {
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct InvocationSummary {
     pub request_id: String,
-    /// `ddsource` of the document's logs (empty for a control message).
-    pub source: String,
+    /// The trigger, or a subscription's `ddsource`.
+    pub source: SummarySource,
     pub log_group: String,
     pub control_message: bool,
     pub dry_run: bool,
@@ -102,6 +102,48 @@ pub struct InvocationSummary {
     /// response carries only this field (see `crate::lambda`).
     #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
     pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+/// What the summary's `source` names: the trigger, or for a CloudWatch
+/// Logs subscription the `ddsource` of its logs. Written as that one string,
+/// as the field was when it was a string.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum SummarySource {
+    /// Not known yet: a control message, or an event that failed before
+    /// its logs were shaped. Written as `""`.
+    #[default]
+    Unknown,
+    /// A subscription document: the `ddsource` of its logs (`DD_SOURCE`
+    /// can make it any word, `s3` included).
+    Subscription(String),
+    Kinesis,
+    S3,
+    /// A `{"retry":"true"}` event.
+    Replay,
+}
+
+impl SummarySource {
+    pub fn as_str(&self) -> &str {
+        match self {
+            SummarySource::Unknown => "",
+            SummarySource::Subscription(ddsource) => ddsource,
+            SummarySource::Kinesis => "kinesis",
+            SummarySource::S3 => "s3",
+            SummarySource::Replay => "replay",
+        }
+    }
+}
+
+impl std::fmt::Display for SummarySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SummarySource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// One entry of a partial batch response.
@@ -261,6 +303,26 @@ mod tests {
         assert_eq!(line["events_in"], 3);
         assert_eq!(line["error_statuses"]["503"], 2);
         assert!(line.get("batchItemFailures").is_none());
+    }
+
+    /// The source is written as the string it was before it was typed.
+    #[test]
+    fn source_is_written_as_a_string() {
+        let source_of = |source: SummarySource| {
+            let summary = InvocationSummary {
+                source,
+                ..Default::default()
+            };
+            serde_json::to_value(&summary).unwrap()["source"].clone()
+        };
+        assert_eq!(source_of(SummarySource::Unknown), "");
+        assert_eq!(
+            source_of(SummarySource::Subscription("kube_scheduler".into())),
+            "kube_scheduler"
+        );
+        assert_eq!(source_of(SummarySource::Kinesis), "kinesis");
+        assert_eq!(source_of(SummarySource::S3), "s3");
+        assert_eq!(source_of(SummarySource::Replay), "replay");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::decode::DecodeError;
 use crate::group_tags::{GroupTagCache, GroupTags, partition_of};
 use crate::limits;
-use crate::metrics::{InvocationSummary, MetricsSettings};
+use crate::metrics::{InvocationSummary, MetricsSettings, SummarySource};
 use crate::proxy::ProxySettings;
 use crate::s3_object::ObjectError;
 use crate::shape::LogShaper;
@@ -260,7 +260,7 @@ impl Forwarder {
                 Ok(())
             }
             Trigger::Kinesis { records } => {
-                summary.source = "kinesis".to_owned();
+                summary.source = SummarySource::Kinesis;
                 let failures = self.forward_records(&records, invocation, summary).await;
                 if failures.is_empty() && summary.stored == 0 {
                     self.replay_stored(invocation, summary).await;
@@ -269,7 +269,7 @@ impl Forwarder {
                 Ok(())
             }
             Trigger::S3Objects { objects, ignored } => {
-                summary.source = "s3".to_owned();
+                summary.source = SummarySource::S3;
                 summary.s3_events_ignored = ignored;
                 if ignored > 0 {
                     tracing::warn!(
@@ -281,7 +281,7 @@ impl Forwarder {
                 self.forward_objects(&objects, invocation, summary).await
             }
             Trigger::Replay => {
-                summary.source = "replay".to_owned();
+                summary.source = SummarySource::Replay;
                 if self.spill.is_none() {
                     tracing::warn!(
                         "a {{\"retry\":\"true\"}} event, but DD_STORE_FAILED_EVENTS is off: nothing to replay"

@@ -6,7 +6,7 @@ use super::delivery::ShipTally;
 use super::{ForwardError, Forwarder, Invocation};
 use crate::decode::{decompress_payload, parse_document};
 use crate::limits;
-use crate::metrics::InvocationSummary;
+use crate::metrics::{InvocationSummary, SummarySource};
 use crate::shape::LogOrigin;
 
 impl Forwarder {
@@ -36,8 +36,8 @@ impl Forwarder {
         let shape = self
             .shaper
             .for_origin(&origin, &invocation.invoked_function_arn, &tags.tags);
-        if summary.source.is_empty() {
-            summary.source = shape.source().to_owned();
+        if summary.source == SummarySource::Unknown {
+            summary.source = SummarySource::Subscription(shape.source().to_owned());
         }
         // Full batches go out while the rest are built, so a large document
         // costs its own bytes and a few request bodies, not twice its size.
