@@ -17,6 +17,11 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "../tests/support/traffic.rs"]
+#[allow(dead_code)] // the noise test uses the golden set
+mod traffic;
+#[path = "../tests/support/workload.rs"]
+mod workload;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -25,7 +30,7 @@ use std::time::{Duration, Instant};
 use support::ForwarderProcess;
 use support::intake::{IntakeContract, IntakeEmulator};
 use support::runtime_api::{InvocationResult, RuntimeApi};
-use support::workload::{self, Mix};
+use workload::Mix;
 
 /// CPU seconds (user + system) a process has used so far, all threads.
 fn process_cpu(pid: u32) -> Duration {
@@ -255,7 +260,7 @@ fn main() {
 
     // The same number of events as the reference payload, drawn from the
     // model traffic mix the noise preset is measured on.
-    let model = support::traffic::model_mix(Mix::REFERENCE.events, 1);
+    let model = traffic::model_mix(Mix::REFERENCE.events, 1);
     let model_event =
         workload::lambda_event(&workload::gzip(workload::document(&model).as_bytes()));
     let metadata = workload::audit_messages(Mix::METADATA_ONLY, 2);

@@ -13,12 +13,19 @@
 //! of `EAF_FAULT_SEED` (default below); `EAF_FAULT_CASE=N` runs case N
 //! alone. A failure names the seed and case so it can be run again.
 
+#[path = "support/proxy.rs"]
+#[allow(dead_code)] // s3_faults uses only its upstream half
+mod proxy;
+#[path = "support/s3_faults.rs"]
+#[allow(dead_code)] // the spill test reads what the proxy saw
+mod s3_faults;
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use s3_faults::{S3Behaviour, S3FaultProxy};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use support::ForwarderProcess;
@@ -28,7 +35,6 @@ use support::payload::{
     AUDIT_GROUP, AUDIT_STREAM, audit_message, document, oversize_audit_message, wrap,
 };
 use support::runtime_api::{InvocationResult, RuntimeApi};
-use support::s3_faults::{S3Behaviour, S3FaultProxy};
 
 const DEFAULT_SEED: u64 = 20_261_202;
 const DEFAULT_CASES: usize = 24;

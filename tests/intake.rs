@@ -1,6 +1,8 @@
 //! The forwarder library against the intake emulator: what arrives, and what
 //! happens when the intake misbehaves.
 
+#[path = "support/proxy.rs"]
+mod proxy;
 mod support;
 
 use std::sync::Arc;
@@ -230,7 +232,7 @@ async fn the_forwarders_recorded_cloudwatch_request_is_matched() {
 #[tokio::test]
 async fn the_intake_is_reached_through_the_proxy_unless_no_proxy_names_it() {
     let intake = IntakeEmulator::start(IntakeContract::default()).await;
-    let proxy = support::proxy::ForwardProxy::start().await;
+    let proxy = proxy::ForwardProxy::start().await;
     let with_credentials = proxy.url().replace("http://", "http://eaf:p%40ss@");
     let cfg = config(
         &intake,

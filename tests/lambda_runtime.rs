@@ -2,6 +2,9 @@
 //! to a Runtime API endpoint, the intake emulator as the logs intake.
 
 mod support;
+#[path = "support/workload.rs"]
+#[allow(dead_code)] // the benchmarks use the rest
+mod workload;
 
 use std::time::Duration;
 
@@ -258,7 +261,7 @@ async fn the_largest_payload_is_shipped_in_bounded_memory() {
     let mut vars = lambda_vars(&intake);
     vars.retain(|(k, _)| *k != "DD_LOG_LEVEL");
     let process = start(&runtime, &vars);
-    let (event, logs) = support::workload::largest_event(64 << 20);
+    let (event, logs) = workload::largest_event(64 << 20);
     runtime.invoke("largest", event, Duration::from_secs(60));
     let (_, result) = runtime.next_result().await;
     let InvocationResult::Response(summary) = result else {

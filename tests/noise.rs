@@ -1,11 +1,13 @@
 //! The noise preset (`DD_AUDIT_NOISE_FILTER`) on generated EKS traffic
-//! (`support::traffic`): every event a detection needs survives it, and on
+//! (`support/traffic.rs`): every event a detection needs survives it, and on
 //! the model traffic mix it removes most events and bytes.
 //!
 //! `cargo test --test noise -- --nocapture` prints the reduction the
 //! docs/audit.md quotes.
 
 mod support;
+#[path = "support/traffic.rs"]
+mod traffic;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -15,7 +17,7 @@ use serde_json::Value;
 use support::in_process::forward_messages;
 use support::intake::{IntakeContract, IntakeEmulator};
 use support::payload::{AUDIT_GROUP, AUDIT_STREAM};
-use support::traffic::{model_mix, model_mix_labelled, never_drop_golden};
+use traffic::{model_mix, model_mix_labelled, never_drop_golden};
 
 /// Events per subscription document, about what CloudWatch Logs sends a
 /// busy audit stream.

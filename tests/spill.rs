@@ -1,6 +1,11 @@
 //! Nothing lost: undelivered logs kept in S3 (moto's server on 127.0.0.1)
 //! and replayed, through the real binary and the Runtime API, faults included.
 
+#[path = "support/proxy.rs"]
+mod proxy;
+#[path = "support/s3_faults.rs"]
+#[allow(dead_code)] // the fault suite sets the other behaviours
+mod s3_faults;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,14 +17,14 @@ use eks_audit_forwarder::batch::BatchLimits;
 use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
+use proxy::ForwardProxy;
+use s3_faults::{S3Behaviour, S3FaultProxy, S3Operation};
 use serde_json::{Value, value::RawValue};
 use support::ForwarderProcess;
 use support::intake::{Chaos, Fault, IntakeContract, IntakeEmulator};
 use support::moto::{Moto, list_keys};
 use support::payload::{AUDIT_GROUP, AUDIT_STREAM, audit_message, document, wrap};
-use support::proxy::ForwardProxy;
 use support::runtime_api::{InvocationResult, RuntimeApi};
-use support::s3_faults::{S3Behaviour, S3FaultProxy, S3Operation};
 
 const BUCKET: &str = "failed-logs";
 /// `AWS_LAMBDA_FUNCTION_NAME` of the test processes, lower-cased.

@@ -21,7 +21,7 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::proxy::send_upstream;
+use crate::proxy::send_upstream;
 
 /// How the S3 behind the proxy behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
