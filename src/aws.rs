@@ -4,6 +4,7 @@
 //! Building a client makes no network call: credentials are loaded on the
 //! first request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -72,9 +73,56 @@ pub fn https_client(proxy: &ProxySettings) -> SharedHttpClient {
     })
 }
 
-/// The standard AWS environment with our HTTPS client: the one SDK
-/// configuration of the process, loaded once in `main`.
-pub async fn sdk_config(proxy: &ProxySettings) -> aws_config::SdkConfig {
+/// The process's one SDK configuration, made in `main` and loaded on first
+/// use: loading it (the TLS roots, the provider chains) takes longer than
+/// the rest of start-up, which a forwarder using no AWS feature should not
+/// pay. Every AWS client is built from it.
+#[derive(Debug, Clone)]
+pub struct SharedSdk {
+    proxy: ProxySettings,
+    config: Arc<tokio::sync::OnceCell<aws_config::SdkConfig>>,
+}
+
+impl SharedSdk {
+    pub fn new(proxy: &ProxySettings) -> Self {
+        Self {
+            proxy: proxy.clone(),
+            config: Arc::default(),
+        }
+    }
+
+    /// The configuration, loaded the first time.
+    pub async fn get(&self) -> &aws_config::SdkConfig {
+        self.config.get_or_init(|| sdk_config(&self.proxy)).await
+    }
+}
+
+/// The S3 client that reads the objects of S3 triggers: the spill store's
+/// when there is one, else built from the shared configuration on the
+/// first S3 event.
+#[derive(Debug, Clone)]
+pub struct ObjectReaderClient {
+    sdk: SharedSdk,
+    client: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
+}
+
+impl ObjectReaderClient {
+    pub fn new(sdk: SharedSdk, ready: Option<aws_sdk_s3::Client>) -> Self {
+        Self {
+            sdk,
+            client: Arc::new(tokio::sync::OnceCell::new_with(ready)),
+        }
+    }
+
+    pub async fn get(&self) -> &aws_sdk_s3::Client {
+        self.client
+            .get_or_init(|| async { s3_client(self.sdk.get().await) })
+            .await
+    }
+}
+
+/// The standard AWS environment with our HTTPS client.
+async fn sdk_config(proxy: &ProxySettings) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client(proxy))
         .timeout_config(default_timeouts())

@@ -168,6 +168,17 @@ impl InvocationSummary {
         }
     }
 
+    /// Adds what keeping and replaying did.
+    pub fn add_spill(&mut self, tally: &crate::spill::SpillTally) {
+        self.stored += tally.stored;
+        self.dead_lettered += tally.dead_lettered;
+        self.replayed += tally.replayed;
+        self.replayed_objects += tally.replayed_objects;
+        self.replay_errors += tally.replay_errors;
+        self.batches += tally.batches;
+        self.add_traffic(&tally.traffic);
+    }
+
     /// Adds what the audit stage did to one or more events.
     pub fn add_audit(&mut self, tally: &crate::audit::AuditTally) {
         self.filtered += tally.filtered;

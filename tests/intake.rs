@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eks_audit_forwarder::batch::BatchLimits;
-use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{BodyEncoding, RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::{Config, Destination, ForwardError, Forwarder, Invocation};
 use serde_json::value::RawValue;
 use support::intake::{BodyFault, Fault, IntakeContract, IntakeEmulator};
@@ -48,12 +48,7 @@ fn fast_options(config: &Config) -> ShipOptions {
 }
 
 fn forwarder(config: &Config) -> Forwarder {
-    let client = IntakeClient::for_settings(
-        &config.intake,
-        config.api_key.value().unwrap().clone(),
-        &config.proxy,
-    )
-    .unwrap();
+    let client = support::in_process::intake_client(config);
     let shipper = Shipper::new(client, fast_options(config));
     Forwarder::new(config, Destination::Intake(Arc::new(shipper)))
 }
@@ -845,4 +840,106 @@ async fn datadog_forwarder_filters_and_scrubbing_apply_to_the_message() {
             assert_eq!(ip, "xxx.xxx.xxx.xxx");
         }
     }
+}
+
+/// A forwarder sending zstd with gzip as the fallback, in batches of
+/// `per_batch` logs, one request at a time.
+fn zstd_forwarder(config: &Config, per_batch: usize) -> Forwarder {
+    let client = support::in_process::intake_client(config);
+    let options = ShipOptions {
+        encoding: BodyEncoding::Zstd { level: 1 },
+        fallback: Some(BodyEncoding::Gzip { level: 6 }),
+        max_concurrent_requests: 1,
+        ..fast_options(config)
+    };
+    Forwarder::new(
+        config,
+        Destination::Intake(Arc::new(Shipper::new(client, options))),
+    )
+    .with_batch_limits(BatchLimits {
+        max_entries: per_batch,
+        ..BatchLimits::default()
+    })
+}
+
+/// An intake that refuses zstd (with 415, or with 400 as some proxies do)
+/// gets the same batch again as gzip, and gzip from then on: every log
+/// once, none lost, none twice.
+#[tokio::test]
+async fn a_refused_zstd_body_goes_again_as_gzip_and_gzip_stays() {
+    for status in [415, 400] {
+        let intake = IntakeEmulator::start(IntakeContract {
+            refuse_encoding: Some(("zstd", status)),
+            ..IntakeContract::default()
+        })
+        .await;
+        let cfg = config(&intake, &[]);
+        let forwarder = zstd_forwarder(&cfg, 4);
+        for round in 0..2 {
+            let summary = forwarder
+                .handle(&event(audit_event(&messages(10))), &invocation())
+                .await
+                .unwrap_or_else(|e| panic!("{status}, round {round}: {e}"));
+            assert_eq!(summary.logs_forwarded, 10, "{status}: {summary:?}");
+        }
+        let ids: Vec<String> = intake
+            .accepted_logs()
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect();
+        let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), 20, "{status}: every log, each round");
+        assert_eq!(unique.len(), 10, "{status}: the same 10 ids per round");
+        let encodings: Vec<Option<String>> = intake
+            .requests()
+            .iter()
+            .map(|r| r.content_encoding.clone())
+            .collect();
+        // One refused zstd request, then gzip for every batch: 3 per round.
+        let gzip = Some("gzip".to_owned());
+        assert_eq!(encodings[0].as_deref(), Some("zstd"), "{status}");
+        assert_eq!(encodings[1..], vec![gzip; 6], "{status}");
+    }
+}
+
+/// A 400 that is the logs' fault, not the encoding's: the gzip try is
+/// refused too, the batch is split as usual, the good logs go in zstd,
+/// and the shipper keeps zstd.
+#[tokio::test]
+async fn a_malformed_log_in_a_zstd_body_does_not_switch_the_encoding() {
+    let intake = IntakeEmulator::start(IntakeContract {
+        poison: Some("web-6\"".into()),
+        ..IntakeContract::default()
+    })
+    .await;
+    let cfg = config(&intake, &[]);
+    let forwarder = zstd_forwarder(&cfg, 1_000);
+    let err = forwarder
+        .handle(&event(audit_event(&messages(10))), &invocation())
+        .await
+        .unwrap_err();
+    let ForwardError::Undelivered { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.rejected_ids, vec![format!("{:056}", 37_000_006)]);
+    assert_eq!(intake.accepted_logs().len(), 9);
+    let requests = intake.requests();
+    assert_eq!(requests[1].content_encoding.as_deref(), Some("gzip"));
+    assert_eq!(requests[1].status, 400, "the gzip try is refused too");
+    let last = requests.last().unwrap();
+    assert_eq!(
+        last.content_encoding.as_deref(),
+        Some("zstd"),
+        "{requests:?}"
+    );
+    // A later delivery is still zstd.
+    let before = intake.requests().len();
+    forwarder
+        .handle(&event(audit_event(&[audit_message(1)])), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(
+        intake.requests()[before].content_encoding.as_deref(),
+        Some("zstd")
+    );
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use eks_audit_forwarder::batch::BatchLimits;
-use eks_audit_forwarder::ship::{IntakeClient, RetryPolicy, ShipOptions, Shipper};
+use eks_audit_forwarder::ship::{RetryPolicy, ShipOptions, Shipper};
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use proxy::ForwardProxy;
@@ -462,12 +462,7 @@ fn library_forwarder(intake: &IntakeEmulator, s3: aws_sdk_s3::Client) -> Forward
     let config =
         Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
-    let client = IntakeClient::for_settings(
-        &config.intake,
-        config.api_key.value().unwrap().clone(),
-        &config.proxy,
-    )
-    .unwrap();
+    let client = support::in_process::intake_client(&config);
     let options = ShipOptions {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(5),

@@ -10,13 +10,14 @@ fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 }
 
 #[test]
-fn defaults_point_at_datadog_us1_with_gzip_6() {
+fn defaults_point_at_datadog_us1_with_zstd_and_gzip_6_as_fallback() {
     let c = parse(&[]).unwrap();
     assert_eq!(
         c.intake.url,
         "https://http-intake.logs.datadoghq.com/api/v2/logs"
     );
-    assert_eq!(c.intake.encoding, BodyEncoding::Gzip { level: 6 });
+    assert_eq!(c.intake.encoding, BodyEncoding::Zstd { level: 1 });
+    assert_eq!(c.intake.fallback, Some(BodyEncoding::Gzip { level: 6 }));
     assert_eq!(c.api_key, ApiKeySource::Unset);
     assert_eq!(c.log_level, LogLevel::Info);
     assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
@@ -308,7 +309,35 @@ fn audit_filters() {
 #[test]
 fn compression_choices() {
     let encoding = |vars: &[(&str, &str)]| parse(vars).unwrap().intake.encoding;
-    assert_eq!(encoding(&[]), BodyEncoding::Gzip { level: 6 });
+    // zstd towards a Datadog site; gzip 6, as the Datadog Forwarder sends,
+    // to any other intake, when a gzip level is set, or when asked for.
+    assert_eq!(encoding(&[]), BodyEncoding::Zstd { level: 1 });
+    assert_eq!(
+        encoding(&[("DD_SITE", "datadoghq.eu")]),
+        BodyEncoding::Zstd { level: 1 }
+    );
+    for vars in [
+        &[("DD_URL", "https://intake.example.com")][..],
+        &[("DD_COMPRESSION", "gzip")],
+    ] {
+        let c = parse(vars).unwrap();
+        assert_eq!(
+            c.intake.encoding,
+            BodyEncoding::Gzip { level: 6 },
+            "{vars:?}"
+        );
+        assert_eq!(c.intake.fallback, None, "{vars:?}");
+    }
+    assert_eq!(
+        parse(&[
+            ("DD_URL", "https://intake.example.com"),
+            ("DD_COMPRESSION", "zstd")
+        ])
+        .unwrap()
+        .intake
+        .fallback,
+        Some(BodyEncoding::Gzip { level: 6 })
+    );
     assert_eq!(
         encoding(&[("DD_COMPRESSION_LEVEL", "9")]),
         BodyEncoding::Gzip { level: 9 }

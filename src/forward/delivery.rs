@@ -13,7 +13,7 @@ use crate::batch::IntakeBatch;
 use crate::limits;
 use crate::metrics::InvocationSummary;
 use crate::ship::{DeliveryFailures, DeliveryReport};
-use crate::spill::keep_failed;
+use crate::spill::{SpillTally, keep_failed};
 
 impl Forwarder {
     /// Sends `batches` (or writes them, in a dry run), keeping what the
@@ -55,15 +55,17 @@ impl Forwarder {
             return Ok(());
         };
         let write_deadline = spill_write_deadline(invocation);
-        match keep_failed(
+        let mut kept = SpillTally::default();
+        let written = keep_failed(
             store,
             &report.failed,
             &invocation.request_id,
             write_deadline,
-            summary,
+            &mut kept,
         )
-        .await
-        {
+        .await;
+        summary.add_spill(&kept);
+        match written {
             Ok(()) => {
                 tally.kept = true;
                 Ok(())

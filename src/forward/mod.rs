@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::api_key::ApiKey;
 use crate::audit::Processor;
+use crate::aws::ObjectReaderClient;
 use crate::batch::{BatchLimits, OversizeLog};
 use crate::config::Config;
 use crate::decode::DecodeError;
@@ -156,7 +157,7 @@ pub struct Forwarder {
     processor: Arc<Processor>,
     /// The client that reads S3 objects (S3 triggers); without one, an S3
     /// event fails the invocation.
-    s3_reader: Option<aws_sdk_s3::Client>,
+    s3_reader: Option<ObjectReaderClient>,
 }
 
 impl Forwarder {
@@ -176,7 +177,7 @@ impl Forwarder {
     }
 
     /// Reads the objects of S3 triggers with `client`.
-    pub fn with_s3_reader(mut self, client: aws_sdk_s3::Client) -> Self {
+    pub fn with_s3_reader(mut self, client: ObjectReaderClient) -> Self {
         self.s3_reader = Some(client);
         self
     }

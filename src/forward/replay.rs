@@ -3,7 +3,7 @@
 use super::invocation::spill_write_deadline;
 use super::{Destination, Forwarder, Invocation};
 use crate::metrics::InvocationSummary;
-use crate::spill::{ReplayDeadlines, replay};
+use crate::spill::{ReplayDeadlines, SpillTally, replay};
 
 impl Forwarder {
     pub(super) async fn replay_stored(
@@ -18,14 +18,16 @@ impl Forwarder {
             ship: self.ship_deadline(invocation),
             write: spill_write_deadline(invocation),
         };
+        let mut tally = SpillTally::default();
         replay(
             store,
             shipper,
             self.batch_limits,
             &invocation.request_id,
             deadlines,
-            summary,
+            &mut tally,
         )
         .await;
+        summary.add_spill(&tally);
     }
 }

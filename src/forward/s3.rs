@@ -62,9 +62,10 @@ impl Forwarder {
         if objects.is_empty() {
             return Ok(());
         }
-        let Some(s3) = &self.s3_reader else {
+        let Some(reader) = &self.s3_reader else {
             return Err(ForwardError::NoObjectReader);
         };
+        let s3 = reader.get().await;
         for object in objects {
             self.forward_object(s3, object, invocation, summary).await?;
             summary.objects_read += 1;

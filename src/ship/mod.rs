@@ -128,7 +128,7 @@ impl DeliveryReport {
         Some(f)
     }
 
-    fn merge(&mut self, other: DeliveryReport) {
+    pub fn merge(&mut self, other: DeliveryReport) {
         self.delivered_logs += other.delivered_logs;
         self.requests += other.requests;
         self.retries += other.retries;
@@ -253,6 +253,9 @@ pub struct IntakeSettings {
     pub storage_tag: Option<&'static str>,
     /// `DD_USE_COMPRESSION`, `DD_COMPRESSION`, `DD_COMPRESSION_LEVEL`.
     pub encoding: BodyEncoding,
+    /// What the shipper falls back to if the intake refuses `encoding`
+    /// (zstd, which Datadog's public API does not document).
+    pub fallback: Option<BodyEncoding>,
     /// `DD_REQUEST_TIMEOUT_SECONDS`: longest one POST may take.
     pub request_timeout: Duration,
 }
@@ -262,6 +265,7 @@ impl IntakeSettings {
     pub fn options(&self) -> ShipOptions {
         ShipOptions {
             request_timeout: self.request_timeout,
+            fallback: self.fallback,
             ..ShipOptions::new(self.encoding)
         }
     }
@@ -271,6 +275,10 @@ impl IntakeSettings {
 #[derive(Debug, Clone, Copy)]
 pub struct ShipOptions {
     pub encoding: BodyEncoding,
+    /// Tried once when the intake answers 400 or 415 to a body in
+    /// `encoding`; if it takes the same batch that way, every later body
+    /// uses it (see [`Shipper`]).
+    pub fallback: Option<BodyEncoding>,
     pub retry: RetryPolicy,
     pub max_concurrent_requests: usize,
     pub request_timeout: Duration,
@@ -283,6 +291,7 @@ impl ShipOptions {
     pub fn new(encoding: BodyEncoding) -> Self {
         Self {
             encoding,
+            fallback: None,
             retry: RetryPolicy::default(),
             max_concurrent_requests: limits::MAX_CONCURRENT_REQUESTS,
             request_timeout: limits::REQUEST_TIMEOUT,
@@ -293,15 +302,43 @@ impl ShipOptions {
 }
 
 /// Delivers batches through a [`Transport`].
+///
+/// With a fallback encoding, a 400 or 415 answer to a body in the primary
+/// one is first taken as a refusal of the encoding: the same batch goes
+/// again in the fallback (the intake took none of it, so nothing is
+/// doubled). If that is accepted, the shipper uses the fallback from then
+/// on, for the life of the process; if not, the 400 was the logs', and the
+/// batch is split as usual.
 #[derive(Debug, Clone)]
 pub struct Shipper<T> {
     transport: T,
     options: ShipOptions,
+    /// The intake refused the primary encoding and took the fallback.
+    fell_back: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A batch waiting to be sent, and whether it is the one that tries the
+/// fallback encoding.
+struct Pending {
+    batch: IntakeBatch,
+    probe: bool,
 }
 
 impl<T: Transport> Shipper<T> {
     pub fn new(transport: T, options: ShipOptions) -> Self {
-        Self { transport, options }
+        Self {
+            transport,
+            options,
+            fell_back: std::sync::Arc::default(),
+        }
+    }
+
+    /// The encoding bodies go in now.
+    pub fn encoding(&self) -> BodyEncoding {
+        match self.options.fallback {
+            Some(fallback) if self.fell_back.load(std::sync::atomic::Ordering::Relaxed) => fallback,
+            _ => self.options.encoding,
+        }
     }
 
     /// Sends every batch, a few at a time, and finishes before
@@ -323,12 +360,23 @@ impl<T: Transport> Shipper<T> {
     /// One batch, and whatever halves it is split into, in order.
     async fn deliver_batch(&self, batch: IntakeBatch, stop_at: Instant) -> DeliveryReport {
         let mut report = DeliveryReport::default();
-        let mut pending = vec![batch];
+        let mut pending = vec![Pending {
+            batch,
+            probe: false,
+        }];
         let mut isolation = IsolationBudget {
             requests_left: self.options.isolation_requests,
         };
-        while let Some(mut batch) = pending.pop() {
-            let body = EncodedBody::encode(&batch, self.options.encoding);
+        while let Some(Pending { mut batch, probe }) = pending.pop() {
+            let encoding = match (probe, self.options.fallback) {
+                (true, Some(fallback)) => fallback,
+                _ => self.encoding(),
+            };
+            // A refusal can be the encoding's only while the primary one
+            // is in use and a fallback is left to try.
+            let may_refuse_encoding =
+                !probe && self.options.fallback.is_some() && encoding == self.options.encoding;
+            let body = EncodedBody::encode(&batch, encoding);
             let mut attempt = 0u32;
             loop {
                 let now = Instant::now();
@@ -353,6 +401,17 @@ impl<T: Transport> Shipper<T> {
                 report.wire_bytes += body.bytes.len() as u64;
                 let timeout = self.options.request_timeout.min(stop_at - now);
                 let outcome = self.transport.post(&body, timeout).await;
+                if let AttemptOutcome::Answered { status, .. } = &outcome {
+                    let status = *status;
+                    if may_refuse_encoding && matches!(status, 400 | 415) {
+                        *report.error_statuses.entry(status).or_default() += 1;
+                        pending.push(Pending { batch, probe: true });
+                        break;
+                    }
+                    if probe && classify_status(status) == ResponseClass::Accepted {
+                        self.fall_back(encoding);
+                    }
+                }
                 let settled = settle(batch, outcome, &mut report, &mut pending, &mut isolation);
                 let (last, retry_after) = match settled {
                     Settled::Done => break,
@@ -388,6 +447,22 @@ impl<T: Transport> Shipper<T> {
         }
         merge_kept_back(&mut report.failed);
         report
+    }
+}
+
+impl<T> Shipper<T> {
+    /// The intake took in `encoding` what it refused in the primary one.
+    fn fall_back(&self, encoding: BodyEncoding) {
+        if !self
+            .fell_back
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                refused = ?self.options.encoding.content_encoding(),
+                now = ?encoding.content_encoding(),
+                "the intake refused the body encoding and took the fallback: every later request uses the fallback"
+            );
+        }
     }
 }
 
@@ -439,7 +514,7 @@ fn settle(
     batch: IntakeBatch,
     outcome: AttemptOutcome,
     report: &mut DeliveryReport,
-    pending: &mut Vec<IntakeBatch>,
+    pending: &mut Vec<Pending>,
     isolation: &mut IsolationBudget,
 ) -> Settled {
     let (status, retry_after, answer) = match outcome {
@@ -485,8 +560,12 @@ fn settle(
             // pushed first so the first half goes out first.
             report.splits += 1;
             let (first, second) = batch.split_in_half();
-            pending.push(second);
-            pending.push(first);
+            for half in [second, first] {
+                pending.push(Pending {
+                    batch: half,
+                    probe: false,
+                });
+            }
             return Settled::Done;
         }
         ResponseClass::TooLarge => FailureReason::TooLarge,

@@ -99,6 +99,7 @@ fn batch(ids: std::ops::Range<u64>) -> IntakeBatch {
 fn options() -> ShipOptions {
     ShipOptions {
         encoding: BodyEncoding::Identity,
+        fallback: None,
         retry: RetryPolicy {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1_000),

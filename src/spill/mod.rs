@@ -30,8 +30,7 @@ use tokio::time::Instant;
 
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
 use crate::limits;
-use crate::metrics::InvocationSummary;
-use crate::ship::{FailedBatch, FailureReason, Shipper, Transport};
+use crate::ship::{DeliveryReport, FailedBatch, FailureReason, Shipper, Transport};
 
 /// Where a failed batch goes, and the metadata that says why.
 pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
@@ -72,11 +71,31 @@ pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
     }
 }
 
+/// What keeping and replaying did, added to the invocation's summary by
+/// the caller ([`crate::metrics::InvocationSummary::add_spill`]).
+#[derive(Debug, Default)]
+pub struct SpillTally {
+    /// Logs written under `failed_events/`.
+    pub stored: usize,
+    /// Logs written under `dead_letter/`.
+    pub dead_lettered: usize,
+    /// Stored logs delivered by replay.
+    pub replayed: usize,
+    /// Stored objects replayed completely and deleted.
+    pub replayed_objects: usize,
+    /// Replay steps that failed (the objects stay in S3).
+    pub replay_errors: usize,
+    /// Batches replay sent.
+    pub batches: usize,
+    /// What replay's requests cost (its failed logs are kept, not here).
+    pub traffic: DeliveryReport,
+}
+
 /// Most S3 writes in flight at once.
 const CONCURRENT_WRITES: usize = 4;
 
 /// Writes every failed batch to the bucket, a few at a time, counting into
-/// `summary`. Any write that fails makes the whole call fail: the caller
+/// `tally`. Any write that fails makes the whole call fail: the caller
 /// must then fail the invocation (what was written already is duplicated
 /// when Lambda retries the event).
 pub async fn keep_failed(
@@ -84,7 +103,7 @@ pub async fn keep_failed(
     failed: &[FailedBatch],
     request_id: &str,
     deadline: Instant,
-    summary: &mut InvocationSummary,
+    tally: &mut SpillTally,
 ) -> Result<(), SpillError> {
     let writes = futures_util::stream::iter(failed)
         .map(|f| async move {
@@ -107,8 +126,8 @@ pub async fn keep_failed(
             }
         };
         match kind {
-            SpillKind::Failed => summary.stored += f.batch.len(),
-            SpillKind::DeadLetter => summary.dead_lettered += f.batch.len(),
+            SpillKind::Failed => tally.stored += f.batch.len(),
+            SpillKind::DeadLetter => tally.dead_lettered += f.batch.len(),
         }
         tracing::warn!(
             request_id,
@@ -140,7 +159,7 @@ pub async fn replay<T: Transport>(
     batch_limits: BatchLimits,
     request_id: &str,
     deadlines: ReplayDeadlines,
-    summary: &mut InvocationSummary,
+    tally: &mut SpillTally,
 ) {
     let enough_time = || {
         Instant::now() + limits::MIN_REPLAY_TIME + limits::DEADLINE_SAFETY_MARGIN <= deadlines.ship
@@ -156,7 +175,7 @@ pub async fn replay<T: Transport>(
     let keys = match store.list_failed(limits::MAX_REPLAY_OBJECTS, list_by).await {
         Ok(keys) => keys,
         Err(e) => {
-            summary.replay_errors += 1;
+            tally.replay_errors += 1;
             tracing::error!(request_id, error = %e, "listing stored logs for replay failed");
             return;
         }
@@ -172,11 +191,11 @@ pub async fn replay<T: Transport>(
             request_id,
             &key,
             deadlines,
-            summary,
+            tally,
         )
         .await
         {
-            Ok(ObjectReplay::Done) => summary.replayed_objects += 1,
+            Ok(ObjectReplay::Done) => tally.replayed_objects += 1,
             Ok(ObjectReplay::IntakeStillDown) => {
                 tracing::info!(request_id, key = %key, "the intake still fails; replay stops until a later invocation");
                 break;
@@ -185,7 +204,7 @@ pub async fn replay<T: Transport>(
                 tracing::debug!(request_id, key = %key, "stored object already replayed by another invocation");
             }
             Err(SpillError::Corrupt { key, source, .. }) => {
-                summary.replay_errors += 1;
+                tally.replay_errors += 1;
                 match store.move_to_dead_letter(&key, deadlines.write).await {
                     Ok(target) => {
                         tracing::error!(request_id, key = %key, detail = %source, moved_to = %target, "stored object is unreadable; moved to dead letters")
@@ -198,7 +217,7 @@ pub async fn replay<T: Transport>(
             Err(e) => {
                 // S3 trouble or no time left: the object stays where it is,
                 // nothing is lost, it is replayed again later.
-                summary.replay_errors += 1;
+                tally.replay_errors += 1;
                 tracing::error!(request_id, key = %key, error = %e, "replaying a stored object failed; it stays in S3");
                 break;
             }
@@ -218,7 +237,7 @@ async fn replay_object<T: Transport>(
     request_id: &str,
     key: &str,
     deadlines: ReplayDeadlines,
-    summary: &mut InvocationSummary,
+    tally: &mut SpillTally,
 ) -> Result<ObjectReplay, SpillError> {
     let read_by = deadlines
         .write
@@ -230,7 +249,7 @@ async fn replay_object<T: Transport>(
         // which overwrites this dead letter rather than add a copy.
         let batch = IntakeBatch::from_logs(unreadable.iter().map(Vec::as_slice));
         let target = store.store_unreadable(key, &batch, deadlines.write).await?;
-        summary.dead_lettered += unreadable.len();
+        tally.dead_lettered += unreadable.len();
         tracing::error!(
             request_id,
             key,
@@ -250,11 +269,11 @@ async fn replay_object<T: Transport>(
     }
     let batches = batcher.finish();
     let batch_count = batches.len();
-    let report = shipper.deliver(batches, deadlines.ship).await;
+    let mut report = shipper.deliver(batches, deadlines.ship).await;
     let delivered = report.delivered_logs;
-    summary.replayed += delivered;
-    summary.batches += batch_count;
-    summary.add_traffic(&report);
+    let failed = std::mem::take(&mut report.failed);
+    tally.replayed += delivered;
+    tally.batches += batch_count;
     // Failures that say the intake (or its key) is unusable right now, as
     // opposed to something wrong with these logs.
     let intake_unusable = |r: &FailureReason| {
@@ -265,15 +284,15 @@ async fn replay_object<T: Transport>(
                 | FailureReason::Refused { .. }
         )
     };
-    let untouched = report.delivered_logs == 0
-        && oversize.is_empty()
-        && report.failed.iter().all(|f| intake_unusable(&f.reason));
-    if untouched && !report.failed.is_empty() {
+    let untouched =
+        delivered == 0 && oversize.is_empty() && failed.iter().all(|f| intake_unusable(&f.reason));
+    tally.traffic.merge(report);
+    if untouched && !failed.is_empty() {
         // Nothing went through: leave the object as it is rather than
         // rewrite it under a new name.
         return Ok(ObjectReplay::IntakeStillDown);
     }
-    let mut remainder = report.failed;
+    let mut remainder = failed;
     if !oversize.is_empty() {
         remainder.push(FailedBatch {
             batch: IntakeBatch::from_logs(oversize),
@@ -281,7 +300,7 @@ async fn replay_object<T: Transport>(
         });
     }
     if !remainder.is_empty() {
-        keep_failed(store, &remainder, request_id, deadlines.write, summary).await?;
+        keep_failed(store, &remainder, request_id, deadlines.write, tally).await?;
     }
     store.delete(key, deadlines.write).await?;
     tracing::info!(

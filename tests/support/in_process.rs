@@ -11,6 +11,16 @@ use serde_json::{Value, value::RawValue};
 use super::intake::IntakeEmulator;
 use super::payload::{document, wrap};
 
+/// The intake's client for `config`, with its API key.
+pub fn intake_client(config: &Config) -> IntakeClient {
+    IntakeClient::for_settings(
+        &config.intake,
+        config.api_key.value().expect("DD_API_KEY is set").clone(),
+        &config.proxy,
+    )
+    .unwrap()
+}
+
 /// Sends `messages` from `group`/`stream` in subscription documents of
 /// `per_document` events, configured by `vars` besides the intake's.
 /// Returns the logs the intake accepted and each invocation's summary.
@@ -30,12 +40,7 @@ pub async fn forward_messages(
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config =
         Config::from_lookup(|n| all.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
-    let client = IntakeClient::for_settings(
-        &config.intake,
-        config.api_key.value().unwrap().clone(),
-        &config.proxy,
-    )
-    .unwrap();
+    let client = intake_client(&config);
     let forwarder = Forwarder::new(
         &config,
         Destination::Intake(Arc::new(Shipper::new(

@@ -32,6 +32,9 @@ pub struct IntakeContract {
     /// Keep every accepted log for the test to look at; off for tests
     /// that send hundreds of megabytes and only count.
     pub keep_logs: bool,
+    /// An intake that does not take this `Content-Encoding` answers it
+    /// with this status (415, or 400 as some proxies do).
+    pub refuse_encoding: Option<(&'static str, u16)>,
 }
 
 impl Default for IntakeContract {
@@ -43,6 +46,7 @@ impl Default for IntakeContract {
             max_log_bytes: 1_000_000,
             poison: None,
             keep_logs: true,
+            refuse_encoding: None,
         }
     }
 }
@@ -449,6 +453,14 @@ fn judge(contract: &IntakeContract, seen: &mut SeenRequest, wire: &[u8]) -> Judg
                 400,
                 &error_body(400, "content-type must be application/json"),
             ),
+            None,
+        );
+    }
+    if let Some((refused, status)) = contract.refuse_encoding
+        && seen.content_encoding.as_deref() == Some(refused)
+    {
+        return (
+            answer(status, &error_body(status, "unsupported content encoding")),
             None,
         );
     }
