@@ -26,6 +26,7 @@ pub mod config;
 pub mod decode;
 pub mod forward;
 pub mod group_tags;
+pub mod json;
 pub mod lambda;
 pub mod limits;
 pub mod local;

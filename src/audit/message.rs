@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::json::{DecodedText, Members, decode_literal, encode_literal};
 use super::query::AuditEvent;
+use crate::json::{DecodedText, Members, decode_literal, encode_literal};
 
 /// Where one top-level member sits in the decoded text.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@
 //! The message is decoded once, and its top-level members are split once
 //! per version of its text, whatever the rules. [`shrink`] runs later, on
 //! a shaped log over the per-log limit. [`query`] is the language of the
-//! filters; [`json`] the reading they share.
+//! filters.
 //!
 //! Fail closed: no rule depends on `serde_json::Value` holding the event.
 //! When it cannot (nesting deeper than 128, `1e400`) or the message holds
@@ -29,7 +29,6 @@
 //! line in [`Processor::new`].
 
 pub mod filter;
-pub mod json;
 mod message;
 pub mod query;
 pub mod redaction;

@@ -21,9 +21,9 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::json::{JsonText, Members};
 use super::query::AuditEvent;
 use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
+use crate::json::{JsonText, Members};
 
 /// `DD_SIEM_ATTRIBUTES=true`.
 #[derive(Debug, Clone, Copy)]

@@ -8,12 +8,12 @@
 //! (duplicates) but cannot lose it: each deletes only after its own copy of
 //! the logs is delivered or stored again.
 
+mod reason;
+mod retry_tag;
 mod store;
 
-pub use store::{
-    CorruptObject, FailureCause, S3Failure, SpillError, SpillKind, SpillReason, SpillStore,
-    StoredLogs,
-};
+pub use reason::{FailureCause, SpillKind, SpillReason, spill_plan};
+pub use store::{CorruptObject, S3Failure, SpillError, SpillStore, StoredLogs};
 
 /// `DD_STORE_FAILED_EVENTS` with `DD_S3_BUCKET_NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,45 +31,6 @@ use tokio::time::Instant;
 use crate::batch::{BatchLimits, Batcher, IntakeBatch};
 use crate::limits;
 use crate::ship::{DeliveryReport, FailedBatch, FailureReason, Shipper, Transport};
-
-/// Where a failed batch goes, and the metadata that says why.
-pub fn spill_plan(reason: &FailureReason) -> (SpillKind, SpillReason) {
-    let failed = |last_error: FailureCause, attempts: u32| {
-        (
-            SpillKind::Failed,
-            SpillReason {
-                last_error,
-                attempts,
-                answer: None,
-            },
-        )
-    };
-    match reason {
-        FailureReason::Exhausted { attempts, last } => failed((*last).into(), *attempts),
-        FailureReason::Unauthorized { status } | FailureReason::Refused { status } => {
-            failed(FailureCause::Status(*status), 1)
-        }
-        FailureReason::KeptBack { status } => {
-            failed(FailureCause::BudgetSpent { status: *status }, 1)
-        }
-        FailureReason::Rejected { answer } => (
-            SpillKind::DeadLetter,
-            SpillReason {
-                last_error: FailureCause::Status(400),
-                attempts: 1,
-                answer: Some(answer.clone()),
-            },
-        ),
-        FailureReason::TooLarge => (
-            SpillKind::DeadLetter,
-            SpillReason {
-                last_error: FailureCause::Status(413),
-                attempts: 1,
-                answer: None,
-            },
-        ),
-    }
-}
 
 /// What keeping and replaying did, added to the invocation's summary by
 /// the caller ([`crate::metrics::InvocationSummary::add_spill`]).

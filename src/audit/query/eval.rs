@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use super::network::{in_net, leaf_ip, non_public_nets};
 use super::parser::number;
 use super::{AuditQuery, Bound, Expr, GlobPart, Test};
-use crate::audit::json::{JsonText, Members};
+use crate::json::{JsonText, Members};
 
 impl AuditQuery {
     /// Whether `event` matches.

@@ -1,6 +1,7 @@
-//! JSON reading the audit rules share: an object's members split without
-//! recursion, string literals decoded whatever they hold, and string
-//! values rewritten in text no tree can hold.
+//! JSON reading without a tree, which the audit rules and replay share: an
+//! object's members split without recursion, string literals decoded
+//! whatever they hold, and string values rewritten in text no tree can
+//! hold.
 //!
 //! `serde_json::Value` refuses nesting deeper than 128 and numbers beyond
 //! `f64` (`1e400`), and a `String` refuses a lone surrogate (`\ud800`). A
