@@ -66,12 +66,16 @@ impl<'a> Members<'a> {
 ///
 /// A lone surrogate (`\ud800` without its pair) has no place in a Rust
 /// string. Each one becomes a placeholder from a private-use range that
-/// [`encode_literal`] writes back as the same escape, so a message a rule
-/// changes keeps it. Should the text already hold a character of that
-/// range, lone surrogates become U+FFFD instead and `lossy` says so.
+/// [`encode_with_placeholders`] writes back as the same escape, so a
+/// message a rule changes keeps it. Should the text hold a real character
+/// of that range too, lone surrogates become U+FFFD instead and `lossy`
+/// says so: a placeholder must never be mistaken for text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedText<'a> {
     pub text: Cow<'a, str>,
+    /// `text` holds placeholders, and only placeholders, in their range.
+    pub placeholders: bool,
+    /// Lone surrogates became U+FFFD.
     pub lossy: bool,
 }
 
@@ -89,19 +93,29 @@ fn is_placeholder(c: char) -> bool {
 pub fn decode_literal(literal: &str) -> Option<DecodedText<'_>> {
     // The common case: serde_json decodes it, borrowed when it can.
     if let Ok(JsonText(text)) = serde_json::from_str::<JsonText<'_>>(literal) {
-        return Some(DecodedText { text, lossy: false });
+        return Some(DecodedText {
+            text,
+            placeholders: false,
+            lossy: false,
+        });
     }
     let content = literal.strip_prefix('"')?.strip_suffix('"')?;
-    decode_content(content).map(|(text, lossy)| DecodedText {
+    decode_content(content).map(|(text, surrogates)| DecodedText {
         text: Cow::Owned(text),
-        lossy,
+        placeholders: surrogates == Surrogates::Placeholders,
+        lossy: surrogates == Surrogates::Replaced,
     })
 }
 
-/// `text` as a JSON string literal, quotes included, with the
-/// placeholders of lone surrogates written back as their escapes.
+/// `text` as a JSON string literal, quotes included.
 pub fn encode_literal(text: &str) -> String {
-    let literal = serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""));
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+}
+
+/// `text` (decoded with placeholders) as a JSON string literal, quotes
+/// included, each placeholder written back as the escape it stands for.
+pub fn encode_with_placeholders(text: &str) -> String {
+    let literal = encode_literal(text);
     if !literal.chars().any(is_placeholder) {
         return literal;
     }
@@ -123,25 +137,37 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
     u32::from_str_radix(text, 16).ok()
 }
 
+/// What became of the lone surrogates of a decoded string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Surrogates {
+    None,
+    Placeholders,
+    Replaced,
+}
+
 /// The content of a JSON string (between its quotes) decoded, lone
-/// surrogates as placeholders (or U+FFFD, with the flag set, when the
-/// content already holds a placeholder character).
-fn decode_content(content: &str) -> Option<(String, bool)> {
-    let (text, placeholders) = unescape(content, true)?;
-    if placeholders && content.chars().any(is_placeholder) {
-        return unescape(content, false).map(|(text, _)| (text, true));
+/// surrogates as placeholders, or as U+FFFD when the decoded text holds
+/// real characters of the placeholders' range as well (raw, or escaped as
+/// a surrogate pair).
+pub(crate) fn decode_content(content: &str) -> Option<(String, Surrogates)> {
+    let (text, lone) = unescape(content, true)?;
+    if lone == 0 {
+        return Some((text, Surrogates::None));
     }
-    Some((text, false))
+    if text.chars().filter(|&c| is_placeholder(c)).count() > lone {
+        return unescape(content, false).map(|(text, _)| (text, Surrogates::Replaced));
+    }
+    Some((text, Surrogates::Placeholders))
 }
 
 /// The content of a JSON string with its escapes resolved. A surrogate
-/// escape without its pair becomes a placeholder (or U+FFFD); whether one
-/// did comes back with the text. A raw quote or control character, or an
+/// escape without its pair becomes a placeholder (or U+FFFD); how many did
+/// comes back with the text. A raw quote or control character, or an
 /// unknown escape, gives `None`.
-fn unescape(content: &str, placeholders: bool) -> Option<(String, bool)> {
+fn unescape(content: &str, placeholders: bool) -> Option<(String, usize)> {
     let bytes = content.as_bytes();
     let mut out = String::with_capacity(content.len());
-    let mut lone = false;
+    let mut lone = 0;
     let mut plain = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -172,7 +198,7 @@ fn unescape(content: &str, placeholders: bool) -> Option<(String, bool)> {
                                 char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
                             }
                             (unit, _) if SURROGATES.contains(&unit) => {
-                                lone = true;
+                                lone += 1;
                                 Some(if placeholders {
                                     char::from_u32(PLACEHOLDER_BASE + unit - SURROGATES.start)?
                                 } else {
@@ -290,9 +316,13 @@ pub fn rewrite_strings<'t>(text: &'t str, rewrite: impl Fn(&str) -> Cow<'_, str>
             if let Cow::Owned(new) = rewrite(content) {
                 replace(&mut out, start, end, &new, &mut done);
             }
-        } else if let Some((decoded, _)) = decode_content(content) {
+        } else if let Some((decoded, surrogates)) = decode_content(content) {
             if let Cow::Owned(new) = rewrite(&decoded) {
-                let literal = encode_literal(&new);
+                let literal = if surrogates == Surrogates::Placeholders {
+                    encode_with_placeholders(&new)
+                } else {
+                    encode_literal(&new)
+                };
                 replace(
                     &mut out,
                     start,
@@ -329,12 +359,19 @@ mod tests {
         ] {
             let d = decode_literal(literal).unwrap();
             assert!(!d.lossy);
-            assert_eq!(encode_literal(&d.text), encoded);
+            assert_eq!(encode_with_placeholders(&d.text), encoded);
         }
-        // With a placeholder character already in the text: U+FFFD.
-        let d = decode_literal("\"\u{f0000} \\ud800\"").unwrap();
-        assert!(d.lossy);
-        assert_eq!(d.text, "\u{f0000} \u{fffd}");
+        // With a real character of the placeholders' range in the text,
+        // raw or as an escaped pair: U+FFFD, and the real one stays real.
+        for literal in ["\"\u{f0000} \\ud800\"", r#""\udb80\udc00 \ud800""#] {
+            let d = decode_literal(literal).unwrap();
+            assert!(d.lossy && !d.placeholders, "{literal}");
+            assert_eq!(d.text, "\u{f0000} \u{fffd}");
+            assert_eq!(encode_literal(&d.text), "\"\u{f0000} \u{fffd}\"");
+        }
+        // Without any lone surrogate, a real one is plain text.
+        let d = decode_literal("\"\u{f0000}\"").unwrap();
+        assert!(!d.placeholders && !d.lossy);
         let d = decode_literal(r#""plain""#).unwrap();
         assert!(matches!(d.text, Cow::Borrowed("plain")));
         assert!(!d.lossy);

@@ -101,11 +101,12 @@ pub const INTAKE_ANSWER_READ_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(1_000);
 
 /// Most requests spent on the halves of one batch split after a 400 or a
-/// 413. Isolating one bad log in a full 1,000-log batch takes 2 x 10
-/// requests; this isolates two. Past it, a half answered 400 or 413 is kept
-/// whole with the answer (a dead letter), so an intake that refuses
-/// everything (an encoding it does not take, say) costs tens of requests
-/// per batch, not two per log.
+/// 413, and on tries of the fallback encoding after a 400 or 415 to a zstd
+/// body (one each). Isolating one bad log in a full 1,000-log batch takes
+/// 2 x 10 requests (plus one try of gzip while zstd is unproven); this
+/// isolates two. Past it, a half answered 400 or 413 is kept to send again
+/// (`KeptBack`), so an intake that refuses everything costs tens of
+/// requests per batch, not two per log.
 pub const MAX_ISOLATION_REQUESTS: u32 = 40;
 
 /// Most characters of an invocation's `errorMessage`: Lambda keeps it in its

@@ -25,11 +25,17 @@ fn read_event(path: &Path) -> Result<Box<RawValue>, EventFileError> {
     Ok(serde_json::from_slice(&std::fs::read(path)?)?)
 }
 
-/// Runs each file as one invocation; returns how many failed.
-pub async fn invoke_files(forwarder: &Forwarder, files: &[PathBuf]) -> usize {
+/// Runs each file as one invocation; returns how many failed. `asked`:
+/// the dry run was asked for (`--dry-run`), not the result of a missing key.
+pub async fn invoke_files(forwarder: &Forwarder, files: &[PathBuf], asked: bool) -> usize {
     if forwarder.is_dry_run() {
+        let why = if asked {
+            "--dry-run was given"
+        } else {
+            "DD_API_KEY is not set"
+        };
         eprintln!(
-            "dry run: DD_API_KEY is not set, so the log objects are written to stdout as JSON lines; nothing is sent"
+            "dry run: {why}, so the log objects are written to stdout as JSON lines; nothing is sent"
         );
     }
     let mut failures = 0;

@@ -27,15 +27,18 @@ enum Command {
 /// threshold (and the top of the heap past its trim threshold) at once, so
 /// every invocation paid again for the same ~8 MB of buffers: about 2,000
 /// fresh pages, each zeroed by the kernel. The warm process keeps its
-/// high-water mark instead, which is what Lambda bills anyway. Blocks over
-/// 32 MiB (the largest payloads) are still mapped and returned.
+/// high-water mark instead. Blocks over 32 MiB (the largest payloads) are
+/// still mapped and returned, free memory past 48 MiB at the top of the
+/// heap is still trimmed (a 128 MB function must keep room), and two
+/// arenas at most serve the runtime's and the resolver's threads.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_memory() {
     // SAFETY: mallopt only sets allocator parameters; it is called before
     // any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 48 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
@@ -52,11 +55,21 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some((cmd, rest)) if cmd == "invoke" => {
-            let dry_run = rest.first().is_some_and(|a| a == "--dry-run");
-            let files: Vec<PathBuf> = rest[usize::from(dry_run)..]
+            // `--dry-run` anywhere; any other option is refused before
+            // anything is read, let alone sent.
+            let dry_run = rest.iter().any(|a| a == "--dry-run");
+            let unknown = rest
                 .iter()
+                .find(|a| a.starts_with("--") && *a != "--dry-run");
+            let files: Vec<PathBuf> = rest
+                .iter()
+                .filter(|a| *a != "--dry-run")
                 .map(PathBuf::from)
                 .collect();
+            if let Some(option) = unknown {
+                eprintln!("unknown option {option}\n{USAGE}");
+                return ExitCode::from(2);
+            }
             if files.is_empty() {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);
@@ -144,8 +157,8 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => startup_failure(&format!("the Lambda runtime loop stopped: {e}")),
         },
-        Command::Invoke { files, .. } => {
-            match runtime.block_on(local::invoke_files(&forwarder, &files)) {
+        Command::Invoke { files, dry_run } => {
+            match runtime.block_on(local::invoke_files(&forwarder, &files, dry_run)) {
                 0 => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,
             }

@@ -95,6 +95,9 @@ pub struct InvocationSummary {
     /// Bytes sent, compressed, retries included.
     pub wire_bytes: u64,
     pub transport_errors: u32,
+    /// Batches sent again as gzip after the intake answered 400 or 415 to
+    /// them in zstd (`DD_COMPRESSION`).
+    pub encoding_probes: u32,
     /// Non-2xx answers of the intake, by status.
     pub error_statuses: BTreeMap<u16, u32>,
     pub duration_ms: u64,
@@ -163,6 +166,7 @@ impl InvocationSummary {
         self.splits += report.splits;
         self.wire_bytes += report.wire_bytes;
         self.transport_errors += report.transport_errors;
+        self.encoding_probes += report.encoding_probes;
         for (status, n) in &report.error_statuses {
             *self.error_statuses.entry(*status).or_default() += n;
         }
@@ -226,7 +230,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 27] = [
+        let values: [(&str, &str, u64); 28] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -270,6 +274,7 @@ impl InvocationSummary {
             ("LogsRedacted", "Count", self.logs_redacted as u64),
             ("LogsWithheld", "Count", self.logs_withheld as u64),
             ("LogsScrubbed", "Count", self.logs_scrubbed as u64),
+            ("ReadFallbacks", "Count", self.read_fallbacks as u64),
         ];
         let definitions: Vec<serde_json::Value> = values
             .iter()

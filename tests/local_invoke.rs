@@ -322,7 +322,27 @@ async fn a_dry_run_asked_for_sends_nothing_even_with_a_key() {
     );
     assert_eq!(stdout_logs(&out).len(), 11);
     assert!(intake.requests().is_empty(), "a dry run sends nothing");
-    // `--dry-run` alone names no file.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("dry run: --dry-run was given"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `--dry-run` alone names no file; it counts after the files too; an
+    // unknown option is refused before anything is read or sent.
     let out = run(&[], &["invoke", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
+    let (url, key) = (intake.url(), intake.api_key().to_owned());
+    let file = sample("eks-audit.json");
+    let vars = [
+        ("DD_URL", url.as_str()),
+        ("DD_NO_SSL", "true"),
+        ("DD_API_KEY", key.as_str()),
+    ];
+    let out = tokio::task::block_in_place(|| run(&vars, &["invoke", &file, "--dry-run"]));
+    assert!(out.status.success());
+    assert_eq!(stdout_logs(&out).len(), 11);
+    let out = tokio::task::block_in_place(|| run(&vars, &["invoke", &file, "--dryrun"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option --dryrun"));
+    assert!(intake.requests().is_empty(), "nothing was sent");
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
+use eks_audit_forwarder::metrics::InvocationSummary;
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
 use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
@@ -434,7 +435,7 @@ fn decode_lossy(content: &str) -> String {
 }
 
 /// Sends `recipes` as one delivery and checks every log that comes out.
-fn check(recipes: &[Recipe]) -> Result<(), TestCaseError> {
+fn check(recipes: &[Recipe]) -> Result<InvocationSummary, TestCaseError> {
     let out = Captured::default();
     let forwarder = forwarder(&out);
     let literals: Vec<String> = recipes.iter().map(Recipe::message_literal).collect();
@@ -478,7 +479,7 @@ fn check(recipes: &[Recipe]) -> Result<(), TestCaseError> {
             prop_assert!(message.contains(field), "{field} was lost for {recipe:?}");
         }
     }
-    Ok(())
+    Ok(summary)
 }
 
 proptest! {
@@ -491,7 +492,7 @@ proptest! {
 
     #[test]
     fn hostile_events_leak_nothing_and_stay_json(recipes in proptest::collection::vec(recipe(), 1..4)) {
-        check(&recipes)?;
+        check(&recipes).map(drop)?;
     }
 }
 
@@ -541,18 +542,26 @@ fn addresses_are_scrubbed_in_an_event_no_tree_can_hold() {
 /// as text, no longer JSON, its annotations and timestamps lost.
 #[test]
 fn an_oversize_event_no_tree_can_hold_is_shrunk_as_json() {
-    check(&[Recipe {
+    let summary = check(&[Recipe {
         oversize: true,
         huge_number: true,
         ..plain(Kind::Pod)
     }])
     .unwrap();
-    check(&[Recipe {
+    assert_eq!(
+        (summary.truncated, summary.read_fallbacks),
+        (1, 1),
+        "counted"
+    );
+    // Redaction replaces the config map's bodies whole, which leaves it
+    // small enough: one fallback, no shrinking.
+    let summary = check(&[Recipe {
         oversize: true,
         depth: 300,
         ..plain(Kind::ConfigMap)
     }])
     .unwrap();
+    assert_eq!(summary.read_fallbacks, 1, "counted");
 }
 
 /// Issue 14, finding 3: a lone surrogate in the CloudWatch message made

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::query::AuditEvent;
-use crate::json::{DecodedText, Members, decode_literal, encode_literal};
+use crate::json::{DecodedText, Members, decode_literal, encode_literal, encode_with_placeholders};
 
 /// Where one top-level member sits in the decoded text.
 #[derive(Debug, Clone)]
@@ -33,7 +33,10 @@ pub struct AuditMessage<'m> {
     delivered: &'m str,
     /// The decoded text, once a rule asked for it.
     text: Option<Cow<'m, str>>,
-    /// A lone surrogate was replaced while decoding.
+    /// Lone surrogates stand as placeholders in the text, to be written
+    /// back as escapes.
+    placeholders: bool,
+    /// A lone surrogate was replaced by U+FFFD while decoding.
     lossy: bool,
     /// A rule replaced the text: the literal must be written again.
     changed: bool,
@@ -47,6 +50,7 @@ impl<'m> AuditMessage<'m> {
         Self {
             delivered,
             text: None,
+            placeholders: false,
             lossy: false,
             changed: false,
             split: Split::NotYet,
@@ -74,8 +78,10 @@ impl<'m> AuditMessage<'m> {
         if self.text.is_none() {
             let decoded = decode_literal(self.delivered).unwrap_or(DecodedText {
                 text: Cow::Borrowed(self.delivered),
+                placeholders: false,
                 lossy: true,
             });
+            self.placeholders = decoded.placeholders;
             self.lossy = decoded.lossy;
             self.text = Some(decoded.text);
         }
@@ -102,6 +108,7 @@ impl<'m> AuditMessage<'m> {
         let decoded = decode_literal(literal).map_or_else(
             || literal.to_owned(),
             |d| {
+                self.placeholders = d.placeholders;
                 self.lossy |= d.lossy;
                 d.text.into_owned()
             },
@@ -113,6 +120,9 @@ impl<'m> AuditMessage<'m> {
     /// changed it.
     pub fn literal(&self) -> Cow<'m, str> {
         match &self.text {
+            Some(text) if self.changed && self.placeholders => {
+                Cow::Owned(encode_with_placeholders(text))
+            }
             Some(text) if self.changed => Cow::Owned(encode_literal(text)),
             _ => Cow::Borrowed(self.delivered),
         }
@@ -186,6 +196,26 @@ mod tests {
         assert!(matches!(m.literal(), Cow::Borrowed(d) if d == delivered));
         m.set_text(r#"{"verb":"list"}"#.to_owned());
         assert_eq!(m.literal(), r#""{\"verb\":\"list\"}""#);
+    }
+
+    /// Review finding: a real character of the placeholders' range went
+    /// out as a lone surrogate escape once a rule changed the message.
+    #[test]
+    fn a_real_character_of_the_placeholder_range_stays_real() {
+        let delivered = format!(r#""{{\"a\":\"{}\",\"s\":\"x\ud800\"}}""#, '\u{f0000}');
+        let mut m = AuditMessage::new(&delivered);
+        let changed = m.text().replace('x', "y");
+        m.set_text(changed);
+        let literal = m.literal();
+        assert!(literal.contains('\u{f0000}'), "{literal}");
+        assert!(!literal.contains("\\udb80"), "{literal}");
+        assert!(literal.contains("y\u{fffd}"), "{literal}");
+        assert!(m.is_lossy());
+        // Without the real one, the lone surrogate goes back as it came.
+        let mut m = AuditMessage::new(r#""{\"s\":\"x\ud800\"}""#);
+        let changed = m.text().replace('x', "y");
+        m.set_text(changed);
+        assert_eq!(m.literal(), r#""{\"s\":\"y\ud800\"}""#);
     }
 
     #[test]

@@ -19,11 +19,13 @@
 //! filters.
 //!
 //! Fail closed: no rule depends on `serde_json::Value` holding the event.
-//! When it cannot (nesting deeper than 128, `1e400`) or the message holds
-//! a lone surrogate, redaction replaces the object bodies whole, scrubbing
-//! goes string by string through the text, the attributes come from the
-//! top-level members, and shrinking removes members; each such event is
-//! counted in [`AuditTally::read_fallbacks`].
+//! When it cannot (nesting deeper than 128, `1e400`), redaction replaces
+//! the object bodies whole and shrinking removes whole top-level members;
+//! each such event is counted in `read_fallbacks` and logged. Scrubbing
+//! goes string by string through the text and the attributes come from
+//! the top-level members, always, so neither has a fallback to count. A
+//! lone surrogate is kept through a decode and an encode (see
+//! [`crate::json`]).
 //!
 //! Adding a rule: a file with a type that implements [`AuditRule`], and a
 //! line in [`Processor::new`].
@@ -190,8 +192,19 @@ impl Processor {
                 }
             }
         }
+        let message_json = message.literal();
+        // A lone surrogate no placeholder could stand for went out as
+        // U+FFFD in a message a rule changed.
+        if matches!(message_json, Cow::Owned(_)) && message.is_lossy() {
+            tally.read_fallbacks += 1;
+            tracing::warn!(
+                request_id = %at.request_id,
+                event_id = %at.event_id,
+                "a changed message held lone surrogates that were replaced by U+FFFD"
+            );
+        }
         Some(Prepared {
-            message_json: message.literal(),
+            message_json,
             attributes: std::mem::take(&mut message.attributes),
         })
     }

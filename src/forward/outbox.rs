@@ -93,10 +93,18 @@ impl<'f> Outbox<'f> {
             summary.truncated += 1;
             // A count, not the names: in a non-standard event the field
             // names are log content.
-            let removed_fields = match &shrunk {
-                ShrunkMessage::Event { removed, .. } => removed.len(),
-                ShrunkMessage::Cut { .. } => 0,
+            let (removed_fields, by_members) = match &shrunk {
+                ShrunkMessage::Event {
+                    removed,
+                    by_members,
+                    ..
+                } => (removed.len(), *by_members),
+                ShrunkMessage::Cut { .. } => (0, false),
             };
+            // No tree could hold the event: it was read at its top level.
+            if by_members {
+                summary.read_fallbacks += 1;
+            }
             tracing::warn!(
                 request_id = %invocation.request_id,
                 event_id = %key.id,
@@ -104,6 +112,7 @@ impl<'f> Outbox<'f> {
                 new_bytes = log.len(),
                 removed_fields,
                 cut_as_text = matches!(shrunk, ShrunkMessage::Cut { .. }),
+                by_members,
                 siem_attributes_left_out = attributes_left_out,
                 "log over the intake's per-log limit was shrunk to fit"
             );

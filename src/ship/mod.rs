@@ -14,6 +14,8 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -100,14 +102,33 @@ pub struct Shipper<T> {
     transport: T,
     options: ShipOptions,
     /// The intake refused the primary encoding and took the fallback.
-    fell_back: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    fell_back: Arc<AtomicBool>,
+    /// The intake took a body in the primary encoding: it is not refused,
+    /// and a 400 is the logs'.
+    primary_accepted: Arc<AtomicBool>,
 }
 
-/// A batch waiting to be sent, and whether it is the one that tries the
-/// fallback encoding.
+/// A batch waiting to be sent.
 struct Pending {
     batch: IntakeBatch,
+    /// It tries the fallback encoding after a refusal of the primary one.
     probe: bool,
+    /// A refusal of it may still be the encoding's (not for halves of a
+    /// batch that was refused in both).
+    may_probe: bool,
+    /// Attempts already made for these logs (before a probe).
+    attempts_before: u32,
+}
+
+impl Pending {
+    fn new(batch: IntakeBatch) -> Self {
+        Self {
+            batch,
+            probe: false,
+            may_probe: true,
+            attempts_before: 0,
+        }
+    }
 }
 
 impl<T: Transport> Shipper<T> {
@@ -115,14 +136,15 @@ impl<T: Transport> Shipper<T> {
         Self {
             transport,
             options,
-            fell_back: std::sync::Arc::default(),
+            fell_back: Arc::default(),
+            primary_accepted: Arc::default(),
         }
     }
 
     /// The encoding bodies go in now.
     pub fn encoding(&self) -> BodyEncoding {
         match self.options.fallback {
-            Some(fallback) if self.fell_back.load(std::sync::atomic::Ordering::Relaxed) => fallback,
+            Some(fallback) if self.fell_back.load(Ordering::Relaxed) => fallback,
             _ => self.options.encoding,
         }
     }
@@ -146,24 +168,42 @@ impl<T: Transport> Shipper<T> {
     /// One batch, and whatever halves it is split into, in order.
     async fn deliver_batch(&self, batch: IntakeBatch, stop_at: Instant) -> DeliveryReport {
         let mut report = DeliveryReport::default();
-        let mut pending = vec![Pending {
-            batch,
-            probe: false,
-        }];
+        let mut pending = vec![Pending::new(batch)];
         let mut isolation = IsolationBudget {
             requests_left: self.options.isolation_requests,
         };
-        while let Some(Pending { mut batch, probe }) = pending.pop() {
+        while let Some(Pending {
+            mut batch,
+            probe,
+            may_probe,
+            attempts_before,
+        }) = pending.pop()
+        {
+            // Out of time before even encoding it (a split half, a probe).
+            if Instant::now() >= stop_at {
+                report.failed.push(FailedBatch {
+                    batch,
+                    reason: FailureReason::Exhausted {
+                        attempts: attempts_before,
+                        last: LastFailure::Deadline,
+                    },
+                });
+                continue;
+            }
             let encoding = match (probe, self.options.fallback) {
                 (true, Some(fallback)) => fallback,
                 _ => self.encoding(),
             };
-            // A refusal can be the encoding's only while the primary one
-            // is in use and a fallback is left to try.
-            let may_refuse_encoding =
-                !probe && self.options.fallback.is_some() && encoding == self.options.encoding;
             let body = EncodedBody::encode(&batch, encoding);
-            let mut attempt = 0u32;
+            // A refusal can be the encoding's only for a body actually in
+            // the primary encoding, with a fallback left to try, and while
+            // the intake has not yet taken that encoding.
+            let may_refuse_encoding = may_probe
+                && !probe
+                && self.options.fallback.is_some()
+                && body.encoding == self.options.encoding
+                && !self.primary_accepted.load(Ordering::Relaxed);
+            let mut attempt = attempts_before;
             loop {
                 let now = Instant::now();
                 if now >= stop_at {
@@ -177,10 +217,10 @@ impl<T: Transport> Shipper<T> {
                     break;
                 }
                 attempt += 1;
-                if attempt > 1 {
+                if attempt > attempts_before + 1 {
                     report.retries += 1;
                 }
-                if attempt == 2 {
+                if attempt == attempts_before + 2 {
                     report.batches_retried += 1;
                 }
                 report.requests += 1;
@@ -189,16 +229,39 @@ impl<T: Transport> Shipper<T> {
                 let outcome = self.transport.post(&body, timeout).await;
                 if let AttemptOutcome::Answered { status, .. } = &outcome {
                     let status = *status;
-                    if may_refuse_encoding && matches!(status, 400 | 415) {
-                        *report.error_statuses.entry(status).or_default() += 1;
-                        pending.push(Pending { batch, probe: true });
-                        break;
+                    let accepted = classify_status(status) == ResponseClass::Accepted;
+                    if accepted && body.encoding == self.options.encoding {
+                        self.primary_accepted.store(true, Ordering::Relaxed);
                     }
-                    if probe && classify_status(status) == ResponseClass::Accepted {
+                    if probe && accepted {
                         self.fall_back(encoding);
                     }
+                    // The same batch again in the fallback, charged to the
+                    // isolation budget: if it is taken, the encoding was
+                    // refused; if not, the 400 was the logs'.
+                    if may_refuse_encoding && matches!(status, 400 | 415) && isolation.take(1) {
+                        *report.error_statuses.entry(status).or_default() += 1;
+                        report.encoding_probes += 1;
+                        pending.push(Pending {
+                            batch,
+                            probe: true,
+                            may_probe: false,
+                            attempts_before: attempt,
+                        });
+                        break;
+                    }
                 }
-                let settled = settle(batch, outcome, &mut report, &mut pending, &mut isolation);
+                // Halves of a batch whose encoding was already tried both
+                // ways do not try again.
+                let halves_may_probe = may_probe && !probe;
+                let settled = settle(
+                    batch,
+                    outcome,
+                    &mut report,
+                    &mut pending,
+                    &mut isolation,
+                    halves_may_probe,
+                );
                 let (last, retry_after) = match settled {
                     Settled::Done => break,
                     Settled::Retry {
@@ -212,7 +275,10 @@ impl<T: Transport> Shipper<T> {
                 };
                 // The deadline ends retries, not a count: another attempt
                 // is made while the delay and a useful attempt still fit.
-                let delay = self.options.retry.next_delay(attempt, retry_after);
+                let delay = self
+                    .options
+                    .retry
+                    .next_delay(attempt - attempts_before, retry_after);
                 let out_of_time = Instant::now()
                     .checked_add(delay)
                     .and_then(|at| at.checked_add(self.options.retry.min_attempt_time))
@@ -239,10 +305,7 @@ impl<T: Transport> Shipper<T> {
 impl<T> Shipper<T> {
     /// The intake took in `encoding` what it refused in the primary one.
     fn fall_back(&self, encoding: BodyEncoding) {
-        if !self
-            .fell_back
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
+        if !self.fell_back.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 refused = ?self.options.encoding.content_encoding(),
                 now = ?encoding.content_encoding(),
@@ -274,11 +337,12 @@ struct IsolationBudget {
 }
 
 impl IsolationBudget {
-    /// Whether a batch may be split in two: each half costs a request.
-    fn take_split(&mut self) -> bool {
-        let ok = self.requests_left >= 2;
+    /// Whether `requests` more may be spent: a split costs two (one per
+    /// half), a try of the fallback encoding one.
+    fn take(&mut self, requests: u32) -> bool {
+        let ok = self.requests_left >= requests;
         if ok {
-            self.requests_left -= 2;
+            self.requests_left -= requests;
         }
         ok
     }
@@ -302,6 +366,7 @@ fn settle(
     report: &mut DeliveryReport,
     pending: &mut Vec<Pending>,
     isolation: &mut IsolationBudget,
+    halves_may_probe: bool,
 ) -> Settled {
     let (status, retry_after, answer) = match outcome {
         AttemptOutcome::Answered {
@@ -335,7 +400,7 @@ fn settle(
             };
         }
         ResponseClass::TooLarge | ResponseClass::BadRequest if batch.len() > 1 => {
-            if !isolation.take_split() {
+            if !isolation.take(2) {
                 report.failed.push(FailedBatch {
                     batch,
                     reason: FailureReason::KeptBack { status },
@@ -348,8 +413,8 @@ fn settle(
             let (first, second) = batch.split_in_half();
             for half in [second, first] {
                 pending.push(Pending {
-                    batch: half,
-                    probe: false,
+                    may_probe: halves_may_probe,
+                    ..Pending::new(half)
                 });
             }
             return Settled::Done;

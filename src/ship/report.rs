@@ -71,6 +71,9 @@ pub struct DeliveryReport {
     /// Answers other than 2xx, by status.
     pub error_statuses: BTreeMap<u16, u32>,
     pub transport_errors: u32,
+    /// Batches sent again in the fallback encoding after a 400 or 415 to
+    /// the primary one.
+    pub encoding_probes: u32,
     pub failed: Vec<FailedBatch>,
 }
 
@@ -120,6 +123,7 @@ impl DeliveryReport {
             *self.error_statuses.entry(status).or_default() += n;
         }
         self.transport_errors += other.transport_errors;
+        self.encoding_probes += other.encoding_probes;
         self.failed.extend(other.failed);
     }
 }

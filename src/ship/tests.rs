@@ -474,3 +474,100 @@ fn encoded_bodies_decode_to_the_batch_and_say_how() {
     assert_eq!(plain.encoding.content_encoding(), None);
     assert_eq!(&plain.bytes[..], b.body());
 }
+
+/// A transport that decodes each body, records its encoding and ids, and
+/// answers from a script.
+struct Encodings<F> {
+    respond: F,
+    calls: Mutex<Vec<(BodyEncoding, Vec<u64>)>>,
+}
+
+impl<F> Transport for Encodings<F>
+where
+    F: Fn(BodyEncoding, &[u64]) -> AttemptOutcome + Send + Sync,
+{
+    async fn post(&self, body: &EncodedBody, _timeout: Duration) -> AttemptOutcome {
+        let json = match body.encoding {
+            BodyEncoding::Zstd { .. } => zstd::decode_all(&body.bytes[..]).unwrap(),
+            BodyEncoding::Gzip { .. } => {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::MultiGzDecoder::new(&body.bytes[..]),
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }
+            BodyEncoding::Identity => body.bytes.to_vec(),
+        };
+        let logs: Vec<serde_json::Value> = serde_json::from_slice(&json).unwrap();
+        let ids: Vec<u64> = logs.iter().map(|l| l["i"].as_u64().unwrap()).collect();
+        self.calls
+            .lock()
+            .unwrap()
+            .push((body.encoding, ids.clone()));
+        (self.respond)(body.encoding, &ids)
+    }
+}
+
+const ZSTD: BodyEncoding = BodyEncoding::Zstd { level: 1 };
+const GZIP: BodyEncoding = BodyEncoding::Gzip { level: 6 };
+
+fn zstd_options() -> ShipOptions {
+    ShipOptions {
+        encoding: ZSTD,
+        fallback: Some(GZIP),
+        ..options()
+    }
+}
+
+/// Once the intake has taken a zstd body, a 400 is the logs' fault: no
+/// gzip try, straight to isolation.
+#[tokio::test(start_paused = true)]
+async fn after_zstd_is_taken_a_400_is_not_blamed_on_it() {
+    let transport = Encodings {
+        respond: |_: BodyEncoding, ids: &[u64]| status(if ids.contains(&5) { 400 } else { 202 }),
+        calls: Mutex::new(Vec::new()),
+    };
+    let shipper = Shipper::new(transport, zstd_options());
+    let first = shipper.deliver(vec![batch(0..4)], far_deadline()).await;
+    assert_eq!(first.delivered_logs, 4);
+    let second = shipper.deliver(vec![batch(4..8)], far_deadline()).await;
+    assert_eq!(second.delivered_logs, 3);
+    assert_eq!(second.encoding_probes, 0);
+    let calls = shipper.transport.calls.lock().unwrap();
+    assert!(calls.iter().all(|(e, _)| *e == ZSTD), "{calls:?}");
+}
+
+/// An intake that refuses everything: the gzip try is one request of the
+/// isolation budget, its halves do not try gzip again, and the attempts
+/// already made are kept in the count.
+#[tokio::test(start_paused = true)]
+async fn a_gzip_try_spends_the_isolation_budget_and_halves_do_not_repeat_it() {
+    let transport = Encodings {
+        respond: |_: BodyEncoding, _: &[u64]| status(400),
+        calls: Mutex::new(Vec::new()),
+    };
+    let options = ShipOptions {
+        isolation_requests: 3,
+        ..zstd_options()
+    };
+    let shipper = Shipper::new(transport, options);
+    let report = shipper.deliver(vec![batch(0..4)], far_deadline()).await;
+    assert_eq!(report.delivered_logs, 0);
+    assert_eq!(report.encoding_probes, 1);
+    let calls = shipper.transport.calls.lock().unwrap();
+    let encodings: Vec<BodyEncoding> = calls.iter().map(|(e, _)| *e).collect();
+    // zstd refused, gzip refused (1 of the budget), split in two (2 more),
+    // the halves in zstd, refused, kept back: 4 requests in all.
+    assert_eq!(encodings, vec![ZSTD, GZIP, ZSTD, ZSTD], "{calls:?}");
+    assert_eq!(report.requests, 4);
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| matches!(f.reason, FailureReason::KeptBack { status: 400 })),
+        "{:?}",
+        report.failed
+    );
+}

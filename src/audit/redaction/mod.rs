@@ -30,7 +30,7 @@
 use serde_json::{Map, Value};
 
 use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
-use crate::json::{Members, encode_literal};
+use crate::json::Members;
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
@@ -180,10 +180,12 @@ impl SecretRedactor {
     pub fn redact(&self, message_json: &str) -> Option<Redacted> {
         let mut message = AuditMessage::new(message_json);
         let redacted = self.redact_message(&mut message)?;
+        let (values, withheld) = (redacted.values, redacted.withheld);
+        message.set_text(redacted.text);
         Some(Redacted {
-            message_json: encode_literal(&redacted.text),
-            values: redacted.values,
-            withheld: redacted.withheld,
+            message_json: message.literal().into_owned(),
+            values,
+            withheld,
         })
     }
 

@@ -24,7 +24,8 @@ use regex::Regex;
 
 use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
 use crate::json::{
-    decode_literal, encode_literal, has_letter_escape, is_json_string, rewrite_strings,
+    decode_literal, encode_literal, encode_with_placeholders, has_letter_escape, is_json_string,
+    rewrite_strings,
 };
 
 /// A built-in replacement rule: neither its matches nor its replacement
@@ -83,6 +84,9 @@ impl SerializedRule {
         // escapes CloudWatch chose. A literal that cannot be decoded (a
         // lone surrogate) is taken as it is.
         let forwarder_form = match decode_literal(message_json) {
+            Some(decoded) if decoded.placeholders => {
+                Cow::Owned(encode_with_placeholders(&decoded.text))
+            }
             Some(decoded) if !decoded.lossy => Cow::Owned(encode_literal(&decoded.text)),
             _ => Cow::Borrowed(message_json),
         };

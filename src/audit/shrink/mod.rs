@@ -14,7 +14,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::json::{Members, decode_literal, encode_literal};
+use crate::json::{Members, decode_literal, encode_literal, encode_with_placeholders};
+
+/// How the shrunk message is written as a JSON string literal: with the
+/// lone surrogates its decoding turned into placeholders written back.
+type Encode = fn(&str) -> String;
 
 /// Appended to a message that had to be cut as text.
 pub const CUT_MARKER: &str = "...[TRUNCATED by eks-audit-forwarder]";
@@ -48,6 +52,8 @@ pub enum ShrunkMessage {
     Event {
         message_json: String,
         removed: Vec<String>,
+        /// No tree could hold the event: top-level fields went whole.
+        by_members: bool,
     },
     /// Cut as text, with [`CUT_MARKER`] at the end.
     Cut { message_json: String },
@@ -76,11 +82,17 @@ pub fn shrink_message(message_json: &str, budget: usize) -> ShrunkMessage {
 }
 
 fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage> {
-    let text = decode_literal(message_json)?.text;
+    let decoded = decode_literal(message_json)?;
+    let encode: Encode = if decoded.placeholders {
+        encode_with_placeholders
+    } else {
+        encode_literal
+    };
+    let text = decoded.text;
     let mut event = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(event)) => event,
         Ok(_) => return None,
-        Err(_) => return shrink_members(&text, budget),
+        Err(_) => return shrink_members(&text, budget, encode),
     };
     if !(event.contains_key("auditID")
         || event.get("kind").and_then(Value::as_str) == Some("Event"))
@@ -93,7 +105,7 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
     // however many fields it has (an event with thousands of nested bodies
     // would otherwise be re-serialized thousands of times). Estimates never
     // undercount, so the one confirming serialization always succeeds.
-    let mut size = encode_message(&event).len();
+    let mut size = encode_message(&event, encode).len();
     let mut removed = Vec::new();
 
     for key in ["responseObject", "requestObject"] {
@@ -101,10 +113,11 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
         if let Some(value) = event.remove(key) {
             size -= field_cost(key, &value, comma);
             removed.push(key.to_owned());
-            if let Some(message_json) = confirm_fit(&event, size, budget) {
+            if let Some(message_json) = confirm_fit(&event, size, budget, encode) {
                 return Some(ShrunkMessage::Event {
                     message_json,
                     removed,
+                    by_members: false,
                 });
             }
         }
@@ -122,10 +135,11 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
         if remove_path(&mut event, &path) {
             size -= cost;
             removed.push(path);
-            if let Some(message_json) = confirm_fit(&event, size, budget) {
+            if let Some(message_json) = confirm_fit(&event, size, budget, encode) {
                 return Some(ShrunkMessage::Event {
                     message_json,
                     removed,
+                    by_members: false,
                 });
             }
         }
@@ -143,10 +157,11 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
         if let Some(value) = event.remove(&key) {
             size -= field_cost(&key, &value, comma);
             removed.push(key);
-            if let Some(message_json) = confirm_fit(&event, size, budget) {
+            if let Some(message_json) = confirm_fit(&event, size, budget, encode) {
                 return Some(ShrunkMessage::Event {
                     message_json,
                     removed,
+                    by_members: false,
                 });
             }
         }
@@ -155,11 +170,16 @@ fn shrink_audit_event(message_json: &str, budget: usize) -> Option<ShrunkMessage
 }
 
 /// The re-encoded message, if the estimate says it fits and it does.
-fn confirm_fit(event: &Map<String, Value>, estimate: usize, budget: usize) -> Option<String> {
+fn confirm_fit(
+    event: &Map<String, Value>,
+    estimate: usize,
+    budget: usize,
+    encode: Encode,
+) -> Option<String> {
     if estimate > budget {
         return None;
     }
-    let literal = encode_message(event);
+    let literal = encode_message(event, encode);
     (literal.len() <= budget).then_some(literal)
 }
 
@@ -182,15 +202,15 @@ fn escaped_len(text: &str) -> usize {
         .sum()
 }
 
-fn encode_message(event: &Map<String, Value>) -> String {
+fn encode_message(event: &Map<String, Value>, encode: Encode) -> String {
     let text = serde_json::to_string(event).expect("a JSON map always serializes");
-    encode_literal(&text)
+    encode(&text)
 }
 
 /// An audit event no tree can hold, shrunk by its top-level members: the
 /// object bodies (every duplicate), then the other fields that are not
 /// identity fields, largest first.
-fn shrink_members(text: &str, budget: usize) -> Option<ShrunkMessage> {
+fn shrink_members(text: &str, budget: usize, encode: Encode) -> Option<ShrunkMessage> {
     let members = Members::of(text)?;
     let is_event = members.0.iter().any(|(key, _)| key == "auditID")
         || members.last("kind") == Some("\"Event\"");
@@ -240,11 +260,12 @@ fn shrink_members(text: &str, budget: usize) -> Option<ShrunkMessage> {
             event.push_str(value);
         }
         event.push('}');
-        let message_json = encode_literal(&event);
+        let message_json = encode(&event);
         if message_json.len() <= budget {
             return Some(ShrunkMessage::Event {
                 message_json,
                 removed,
+                by_members: true,
             });
         }
     }
