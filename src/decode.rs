@@ -92,6 +92,15 @@ pub fn decompress_payload(
     // buffer; it is only a hint, the cap below is what bounds memory.
     let trailer = &gz[gz.len() - 4..];
     let hint = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
+    // What CloudWatch sends: one gzip member whose trailer gives its size.
+    if hint <= max_decompressed_bytes
+        && let Some(out) = inflate_one_member(&gz, hint)
+    {
+        return Ok(out);
+    }
+    // Anything else (several members, a trailer that lies, corruption)
+    // goes through the streaming decoder, which caps what it inflates and
+    // names what is wrong.
     let mut out = Vec::with_capacity(hint.min(max_decompressed_bytes) + 1);
     let cap = max_decompressed_bytes as u64 + 1;
     MultiGzDecoder::new(gz.as_slice())
@@ -104,6 +113,43 @@ pub fn decompress_payload(
         });
     }
     Ok(out)
+}
+
+/// libdeflate's whole-buffer inflate, about twice as fast as streaming:
+/// `gz` inflated into exactly `size` bytes, when it is one gzip member of
+/// that size that takes all of `gz`. `None` otherwise.
+fn inflate_one_member(gz: &[u8], size: usize) -> Option<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::with_capacity(size);
+    let (mut read, mut written) = (0usize, 0usize);
+    // SAFETY: the decompressor is checked for null and freed below; the
+    // input pointer and length come from one slice; the output pointer and
+    // length are the vector's spare capacity, which libdeflate only writes
+    // into, never reads, and `written` (at most `size`) says how much it
+    // wrote, so only written bytes become part of the vector.
+    let result = unsafe {
+        let decompressor = libdeflate_sys::libdeflate_alloc_decompressor();
+        if decompressor.is_null() {
+            return None;
+        }
+        let result = libdeflate_sys::libdeflate_gzip_decompress_ex(
+            decompressor,
+            gz.as_ptr().cast(),
+            gz.len(),
+            out.as_mut_ptr().cast(),
+            size,
+            &mut read,
+            &mut written,
+        );
+        libdeflate_sys::libdeflate_free_decompressor(decompressor);
+        if result == libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS && written <= size {
+            out.set_len(written);
+        }
+        result
+    };
+    let whole = result == libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS
+        && read == gz.len()
+        && written == size;
+    whole.then_some(out)
 }
 
 /// Parses the decompressed document, borrowing from `bytes`.
@@ -289,6 +335,24 @@ mod tests {
             panic!("{err}");
         };
         assert_eq!((source.line(), source.column()), (1, 79));
+    }
+
+    /// The whole-buffer inflate takes one member only: two members whose
+    /// last trailer gives the first one's size too (the same content twice)
+    /// must still come out whole, and so must a trailer that lies.
+    #[test]
+    fn every_gzip_member_is_inflated_whatever_the_trailer_says() {
+        let one = gzip(b"abc");
+        let two = [one.clone(), one.clone()].concat();
+        assert_eq!(decompress_payload(&b64(&two), 1 << 20).unwrap(), b"abcabc");
+        assert_eq!(decompress_payload(&b64(&one), 1 << 20).unwrap(), b"abc");
+        let mut lying = gzip(DOC.as_bytes());
+        let at = lying.len() - 4;
+        lying[at..].copy_from_slice(&7u32.to_le_bytes());
+        assert!(matches!(
+            decompress_payload(&b64(&lying), 1 << 20),
+            Err(DecodeError::Gzip { .. })
+        ));
     }
 
     /// A gzip bomb: 200 MiB of zeros compresses to ~200 KB. Refused at the

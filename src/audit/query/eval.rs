@@ -3,6 +3,8 @@
 //! when a query asks for it.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde_json::value::RawValue;
 
@@ -136,11 +138,17 @@ enum Leaf<'a> {
     Composite,
 }
 
+/// An object's members: keys unescaped, values as JSON text.
+type SplitObject<'a> = [(Cow<'a, str>, &'a str)];
+
 /// One audit event, read for queries: its top-level members are split
 /// once; nested fields are parsed when a query asks for them.
 pub struct AuditEvent<'a> {
     /// Keys unescaped, values as JSON text.
     members: Vec<(Cow<'a, str>, &'a str)>,
+    /// Nested objects already split, by where their text starts: every
+    /// query, and every field of one, reads `user` or `objectRef` once.
+    nested: RefCell<Vec<(usize, Rc<SplitObject<'a>>)>>,
 }
 
 impl<'a> AuditEvent<'a> {
@@ -154,7 +162,10 @@ impl<'a> AuditEvent<'a> {
 
     /// From members already split (keys unescaped, values as JSON text).
     pub fn from_members(members: Vec<(Cow<'a, str>, &'a str)>) -> Self {
-        Self { members }
+        Self {
+            members,
+            nested: RefCell::default(),
+        }
     }
 
     /// The JSON text of the top-level member `name`: the last one, as
@@ -169,74 +180,86 @@ impl<'a> AuditEvent<'a> {
 
     fn leaves(&self, path: &[String]) -> Vec<Leaf<'a>> {
         let mut out = Vec::new();
-        collect_members(&self.members, path, &mut out);
+        self.collect_members(&self.members, path, &mut out);
         out
     }
-}
 
-fn collect_members<'a>(
-    members: &[(Cow<'a, str>, &'a str)],
-    path: &[String],
-    out: &mut Vec<Leaf<'a>>,
-) {
-    for (key, value) in members {
-        // The key may be several names of the path joined by dots.
-        let mut rest = key.as_ref();
-        for (used, name) in path.iter().enumerate() {
-            let Some(after) = rest.strip_prefix(name.as_str()) else {
-                break;
-            };
-            if after.is_empty() {
-                collect_value(value, &path[used + 1..], out);
-                break;
-            }
-            match after.strip_prefix('.') {
-                Some(more) => rest = more,
-                None => break,
-            }
+    /// The members of the nested object `text`, split the first time.
+    fn split(&self, text: &'a str) -> Option<Rc<SplitObject<'a>>> {
+        let at = text.as_ptr() as usize;
+        if let Some((_, split)) = self.nested.borrow().iter().find(|(a, _)| *a == at) {
+            return Some(Rc::clone(split));
         }
+        let Members(members) = Members::of(text)?;
+        let split: Rc<SplitObject<'a>> = members.into_iter().map(|(k, v)| (k, v.get())).collect();
+        self.nested.borrow_mut().push((at, Rc::clone(&split)));
+        Some(split)
     }
-}
 
-/// Collects what `path` leads to from `raw`. A list is looked into one
-/// level deep: its items are matched, a list inside it counts as one
-/// composite value. So recursion follows the path's names, never the
-/// nesting of a crafted value (a patch body is logged as the client sent
-/// it).
-fn collect_value<'a>(raw: &'a str, path: &[String], out: &mut Vec<Leaf<'a>>) {
-    if raw.starts_with('[') {
-        if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(raw) {
-            for item in items.into_iter().map(RawValue::get) {
-                if item.starts_with('[') {
-                    if path.is_empty() {
-                        out.push(Leaf::Composite);
-                    }
-                } else {
-                    collect_single(item, path, out);
+    fn collect_members(
+        &self,
+        members: &[(Cow<'a, str>, &'a str)],
+        path: &[String],
+        out: &mut Vec<Leaf<'a>>,
+    ) {
+        for (key, value) in members {
+            // The key may be several names of the path joined by dots.
+            let mut rest = key.as_ref();
+            for (used, name) in path.iter().enumerate() {
+                let Some(after) = rest.strip_prefix(name.as_str()) else {
+                    break;
+                };
+                if after.is_empty() {
+                    self.collect_value(value, &path[used + 1..], out);
+                    break;
+                }
+                match after.strip_prefix('.') {
+                    Some(more) => rest = more,
+                    None => break,
                 }
             }
         }
-        return;
     }
-    collect_single(raw, path, out);
-}
 
-fn collect_single<'a>(text: &'a str, path: &[String], out: &mut Vec<Leaf<'a>>) {
-    match text.as_bytes().first() {
-        Some(b'{') if path.is_empty() => out.push(Leaf::Composite),
-        Some(b'{') => {
-            if let Some(Members(members)) = Members::of(text) {
-                let members: Vec<_> = members.into_iter().map(|(k, v)| (k, v.get())).collect();
-                collect_members(&members, path, out);
+    /// Collects what `path` leads to from `raw`. A list is looked into one
+    /// level deep: its items are matched, a list inside it counts as one
+    /// composite value. So recursion follows the path's names, never the
+    /// nesting of a crafted value (a patch body is logged as the client sent
+    /// it).
+    fn collect_value(&self, raw: &'a str, path: &[String], out: &mut Vec<Leaf<'a>>) {
+        if raw.starts_with('[') {
+            if let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(raw) {
+                for item in items.into_iter().map(RawValue::get) {
+                    if item.starts_with('[') {
+                        if path.is_empty() {
+                            out.push(Leaf::Composite);
+                        }
+                    } else {
+                        self.collect_single(item, path, out);
+                    }
+                }
             }
+            return;
         }
-        _ if !path.is_empty() => {}
-        Some(b'"') => {
-            if let Ok(JsonText(s)) = serde_json::from_str(text) {
-                out.push(Leaf::Text(s));
+        self.collect_single(raw, path, out);
+    }
+
+    fn collect_single(&self, text: &'a str, path: &[String], out: &mut Vec<Leaf<'a>>) {
+        match text.as_bytes().first() {
+            Some(b'{') if path.is_empty() => out.push(Leaf::Composite),
+            Some(b'{') => {
+                if let Some(members) = self.split(text) {
+                    self.collect_members(&members, path, out);
+                }
             }
+            _ if !path.is_empty() => {}
+            Some(b'"') => {
+                if let Ok(JsonText(s)) = serde_json::from_str(text) {
+                    out.push(Leaf::Text(s));
+                }
+            }
+            Some(b'n') | None => {}
+            Some(_) => out.push(Leaf::Scalar(text)),
         }
-        Some(b'n') | None => {}
-        Some(_) => out.push(Leaf::Scalar(text)),
     }
 }
