@@ -181,13 +181,7 @@ impl<T: Transport> Shipper<T> {
         {
             // Out of time before even encoding it (a split half, a probe).
             if Instant::now() >= stop_at {
-                report.failed.push(FailedBatch {
-                    batch,
-                    reason: FailureReason::Exhausted {
-                        attempts: attempts_before,
-                        last: LastFailure::Deadline,
-                    },
-                });
+                report.failed.push(out_of_time(batch, attempts_before));
                 continue;
             }
             let encoding = match (probe, self.options.fallback) {
@@ -207,13 +201,7 @@ impl<T: Transport> Shipper<T> {
             loop {
                 let now = Instant::now();
                 if now >= stop_at {
-                    report.failed.push(FailedBatch {
-                        batch,
-                        reason: FailureReason::Exhausted {
-                            attempts: attempt,
-                            last: LastFailure::Deadline,
-                        },
-                    });
+                    report.failed.push(out_of_time(batch, attempt));
                     break;
                 }
                 attempt += 1;
@@ -312,6 +300,17 @@ impl<T> Shipper<T> {
                 "the intake refused the body encoding and took the fallback: every later request uses the fallback"
             );
         }
+    }
+}
+
+/// A batch the deadline stopped after `attempts` attempts.
+fn out_of_time(batch: IntakeBatch, attempts: u32) -> FailedBatch {
+    FailedBatch {
+        batch,
+        reason: FailureReason::Exhausted {
+            attempts,
+            last: LastFailure::Deadline,
+        },
     }
 }
 
