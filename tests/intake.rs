@@ -943,3 +943,21 @@ async fn a_malformed_log_in_a_zstd_body_does_not_switch_the_encoding() {
         Some("zstd")
     );
 }
+
+/// A forwarder built without an S3 client (as a library user may build
+/// one) fails an S3 event, so Lambda retries it, rather than drop it.
+#[tokio::test]
+async fn an_s3_event_without_an_s3_client_fails_the_invocation() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let cfg = config(&intake, &[]);
+    let s3_event =
+        std::fs::read_to_string(support::repo_root().join("events/s3-firehose-object.json"))
+            .unwrap();
+    let err = forwarder(&cfg)
+        .handle(&event(s3_event), &invocation())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForwardError::NoObjectReader), "{err}");
+    assert_eq!(err.error_type(), "S3ReadError");
+    assert!(intake.requests().is_empty());
+}

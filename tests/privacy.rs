@@ -5,13 +5,13 @@
 //! value, address or email of the input may reach the output in any
 //! spelling, and every message shipped must still be a JSON document.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
 use eks_audit_forwarder::metrics::InvocationSummary;
 use eks_audit_forwarder::{Config, Destination, Forwarder, Invocation};
-use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
@@ -204,10 +204,7 @@ fn lambda_event(literals: &[String]) -> Box<RawValue> {
         r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-0a1b","subscriptionFilters":["f"],"logEvents":[{}]}}"#,
         events.join(",")
     );
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    gz.write_all(document.as_bytes()).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    RawValue::from_string(format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#)).unwrap()
+    RawValue::from_string(support::payload::wrap(document.as_bytes())).unwrap()
 }
 
 /// A writer the dry run fills and the test reads.

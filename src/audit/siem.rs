@@ -52,16 +52,6 @@ fn member<'a>(raw: Option<&'a str>, name: &str) -> Option<&'a str> {
     Members::of(raw)?.last(name)
 }
 
-/// Appends the attributes of the audit event in `message_json` (a JSON
-/// string literal) to `out`, each as `,"name":value`. Nothing is appended
-/// for a message that is not an audit event.
-pub fn write_attributes(message_json: &str, out: &mut String) {
-    let mut message = AuditMessage::new(message_json);
-    if let Some(event) = message.event() {
-        write_event_attributes(&event, out);
-    }
-}
-
 fn write_event_attributes(event: &AuditEvent<'_>, out: &mut String) {
     let status: Option<u16> =
         member(event.member("responseStatus"), "code").and_then(|c| serde_json::from_str(c).ok());
@@ -131,6 +121,16 @@ fn push(out: &mut String, name: &str, value: Option<serde_json::Value>) {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    /// Appends the attributes of the audit event in `message_json` (a JSON
+    /// string literal) to `out`, each as `,"name":value`. Nothing is appended
+    /// for a message that is not an audit event.
+    fn write_attributes(message_json: &str, out: &mut String) {
+        let mut message = AuditMessage::new(message_json);
+        if let Some(event) = message.event() {
+            write_event_attributes(&event, out);
+        }
+    }
 
     fn attributes(event: &Value) -> Value {
         let literal = serde_json::to_string(&event.to_string()).unwrap();
