@@ -16,7 +16,7 @@
 
 use regex::Regex;
 
-use super::query::{AuditEvent, AuditQuery};
+use super::query::{AuditEvent, AuditQuery, FieldCache};
 use super::{AuditMessage, AuditRule, AuditTally, DropReason, EventRef, Step};
 
 /// `DD_AUDIT_NOISE_FILTER`.
@@ -132,11 +132,31 @@ impl AuditFilter {
             },
             guard: preset(&guard_text(internal_networks)),
         });
-        Self {
+        let mut filter = Self {
             include,
             exclude,
             noise,
+        };
+        // The queries read many of the same fields (the guard most of
+        // the preset's): one table, so each is looked up once per event.
+        let mut table = Vec::new();
+        for query in filter.queries_mut() {
+            query.share_fields(&mut table);
         }
+        filter
+    }
+
+    fn queries_mut(&mut self) -> impl Iterator<Item = &mut AuditQuery> {
+        let preset = self.noise.as_mut().map(|p| (&mut p.noise, &mut p.guard));
+        let (noise, guard) = match preset {
+            Some((noise, guard)) => (Some(noise), Some(guard)),
+            None => (None, None),
+        };
+        self.include
+            .iter_mut()
+            .chain(self.exclude.iter_mut())
+            .chain(noise.into_iter().flatten())
+            .chain(guard)
     }
 
     pub fn is_active(&self) -> bool {
@@ -161,14 +181,16 @@ impl AuditFilter {
     }
 
     fn verdict_on(&self, event: &AuditEvent<'_>) -> AuditVerdict {
-        if self.exclude.as_ref().is_some_and(|q| q.matches(event))
-            || self.include.as_ref().is_some_and(|q| !q.matches(event))
+        let mut cache = FieldCache::default();
+        let mut matches = |query: &AuditQuery| query.matches_cached(event, &mut cache);
+        if self.exclude.as_ref().is_some_and(&mut matches)
+            || self.include.as_ref().is_some_and(|q| !matches(q))
         {
             return AuditVerdict::Excluded;
         }
         if let Some(preset) = &self.noise
-            && preset.noise.iter().any(|q| q.matches(event))
-            && !preset.guard.matches(event)
+            && preset.noise.iter().any(&mut matches)
+            && !matches(&preset.guard)
         {
             return AuditVerdict::Noise;
         }

@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::query::AuditEvent;
 use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
-use crate::json::{JsonText, Members};
+use crate::json::{JsonText, Members, encode_literal};
 
 /// `DD_SIEM_ATTRIBUTES=true`.
 #[derive(Debug, Clone, Copy)]
@@ -41,9 +41,16 @@ impl AuditRule for SiemAttributes {
     }
 }
 
-/// A string field's text.
-fn text(raw: Option<&str>) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<JsonText<'_>>(raw?).ok().map(|t| t.0)
+/// A string value's JSON text, ready to be written out again: as it
+/// stands when it holds no escape (serde_json would write it the same),
+/// otherwise decoded and written the way serde_json writes strings.
+fn string_json(raw: Option<&str>) -> Option<Cow<'_, str>> {
+    let raw = raw.filter(|r| r.starts_with('"'))?;
+    if !raw.contains('\\') {
+        return Some(Cow::Borrowed(raw));
+    }
+    let JsonText(text) = serde_json::from_str(raw).ok()?;
+    Some(Cow::Owned(encode_literal(&text)))
 }
 
 /// A member of a nested object (the last one, as with duplicates above).
@@ -52,68 +59,74 @@ fn member<'a>(raw: Option<&'a str>, name: &str) -> Option<&'a str> {
     Members::of(raw)?.last(name)
 }
 
+/// `requestURI` up to its query, as a JSON string.
+fn path_json(raw: Option<&str>) -> Option<String> {
+    let raw = raw.filter(|r| r.starts_with('"'))?;
+    let JsonText(uri) = serde_json::from_str(raw).ok()?;
+    let end = uri.find('?').unwrap_or(uri.len());
+    Some(encode_literal(&uri[..end]))
+}
+
+/// Writes `,"name":{` and each present field as `"key":value`, then
+/// `}`; nothing when no field is present.
+fn push_object(out: &mut String, name: &str, fields: &[(&str, Option<&str>)]) {
+    let mut open = false;
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        if open {
+            out.push(',');
+        } else {
+            out.push_str(",\"");
+            out.push_str(name);
+            out.push_str("\":{");
+            open = true;
+        }
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        out.push_str(value);
+    }
+    if open {
+        out.push('}');
+    }
+}
+
 fn write_event_attributes(event: &AuditEvent<'_>, out: &mut String) {
-    let status: Option<u16> =
-        member(event.member("responseStatus"), "code").and_then(|c| serde_json::from_str(c).ok());
-    let path = text(event.member("requestURI")).map(|uri| {
-        let end = uri.find('?').unwrap_or(uri.len());
-        uri[..end].to_owned()
-    });
-    let mut http = serde_json::Map::new();
-    if let Some(verb) = text(event.member("verb")) {
-        http.insert("method".into(), verb.into());
-    }
-    if let Some(code) = status {
-        http.insert("status_code".into(), code.into());
-    }
-    if let Some(agent) = text(event.member("userAgent")) {
-        http.insert("useragent".into(), agent.into());
-    }
-    if let Some(path) = path {
-        http.insert("url_details".into(), serde_json::json!({ "path": path }));
-    }
-    push(
+    let status = member(event.member("responseStatus"), "code")
+        .and_then(|c| serde_json::from_str::<u16>(c).ok())
+        .map(|code| code.to_string());
+    let verb = string_json(event.member("verb"));
+    let agent = string_json(event.member("userAgent"));
+    let path = path_json(event.member("requestURI")).map(|path| format!("{{\"path\":{path}}}"));
+    push_object(
         out,
         "http",
-        (!http.is_empty()).then_some(serde_json::Value::Object(http)),
+        &[
+            ("method", verb.as_deref()),
+            ("status_code", status.as_deref()),
+            ("useragent", agent.as_deref()),
+            ("url_details", path.as_deref()),
+        ],
     );
 
-    let user = text(member(event.member("user"), "username"));
-    push(
-        out,
-        "usr",
-        user.map(|name| serde_json::json!({ "name": name })),
-    );
+    let user = string_json(member(event.member("user"), "username"));
+    push_object(out, "usr", &[("name", user.as_deref())]);
 
     let ip = event
         .member("sourceIPs")
         .filter(|ips| ips.starts_with('['))
         .and_then(|ips| serde_json::from_str::<Vec<&RawValue>>(ips).ok())
-        .and_then(|ips| {
-            ips.first()
-                .and_then(|first| text(Some(first.get())))
-                .map(Cow::into_owned)
-        });
-    push(
-        out,
-        "network",
-        ip.map(|ip| serde_json::json!({ "client": { "ip": ip } })),
-    );
+        .and_then(|ips| string_json(ips.first().map(|first| first.get())).map(Cow::into_owned));
+    let client = ip.map(|ip| format!("{{\"ip\":{ip}}}"));
+    push_object(out, "network", &[("client", client.as_deref())]);
 
     if let Some(object_ref) = event.member("objectRef").filter(|o| o.starts_with('{')) {
-        let namespace = text(member(Some(object_ref), "namespace"));
-        push(out, "kube_namespace", namespace.map(|n| n.into()));
+        if let Some(namespace) = string_json(member(Some(object_ref), "namespace")) {
+            out.push_str(",\"kube_namespace\":");
+            out.push_str(&namespace);
+        }
         out.push_str(",\"objectRef\":");
         out.push_str(object_ref);
-    }
-}
-
-fn push(out: &mut String, name: &str, value: Option<serde_json::Value>) {
-    if let Some(value) = value {
-        out.push_str(",\"");
-        out.push_str(name);
-        out.push_str("\":");
-        out.push_str(&value.to_string());
     }
 }
 
@@ -176,5 +189,33 @@ mod tests {
         write_attributes(r#""I1126 10:00:00.000 plain klog line""#, &mut out);
         write_attributes(r#""{not json""#, &mut out);
         assert!(out.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Strings reach the attributes unchanged whatever they hold, and
+        /// whether the event wrote them with escapes or not.
+        #[test]
+        fn strings_carry_over_whatever_they_hold(
+            fields in proptest::collection::vec("[a-z&\"\\\\/é\u{1}\u{2028}? ]{0,8}", 6),
+            go in proptest::bool::ANY,
+        ) {
+            let [verb, name, agent, ip, namespace, uri] = <[String; 6]>::try_from(fields).unwrap();
+            let event = json!({
+                "verb": verb, "userAgent": agent, "requestURI": uri, "sourceIPs": [ip],
+                "user": {"username": name}, "objectRef": {"namespace": namespace},
+            });
+            let mut literal = serde_json::to_string(&event.to_string()).unwrap();
+            if go {
+                literal = literal.replace('&', "\\\\u0026");
+            }
+            let mut out = String::new();
+            write_attributes(&literal, &mut out);
+            let a: Value = serde_json::from_str(&format!("{{\"x\":0{out}}}")).unwrap();
+            let path = uri.split('?').next().unwrap();
+            proptest::prop_assert_eq!(&a["http"], &json!({"method": verb, "useragent": agent, "url_details": {"path": path}}));
+            proptest::prop_assert_eq!(&a["usr"]["name"], &json!(name));
+            proptest::prop_assert_eq!(&a["network"]["client"]["ip"], &json!(ip));
+            proptest::prop_assert_eq!(&a["kube_namespace"], &json!(namespace));
+        }
     }
 }

@@ -13,11 +13,47 @@ use super::parser::number;
 use super::{AuditQuery, Bound, Expr, GlobPart, Test};
 use crate::json::{JsonText, Members};
 
+/// The values of the fields the queries of one filter read, for one
+/// event: queries that share a field table ([`AuditQuery::share_fields`])
+/// look each field up once per event, whichever of them reads it first.
+#[derive(Default)]
+pub(crate) struct FieldCache<'a>(Vec<Option<Vec<Leaf<'a>>>>);
+
 impl AuditQuery {
     /// Whether `event` matches.
     pub fn matches(&self, event: &AuditEvent<'_>) -> bool {
-        let mut cache = vec![None; self.fields.len()];
-        self.eval(&self.root, event, &mut cache)
+        self.matches_cached(event, &mut FieldCache::default())
+    }
+
+    /// Whether `event` matches, with the field values `cache` holds for it
+    /// already (from queries that share this one's field table).
+    pub(crate) fn matches_cached<'a>(
+        &self,
+        event: &AuditEvent<'a>,
+        cache: &mut FieldCache<'a>,
+    ) -> bool {
+        if cache.0.len() < self.fields.len() {
+            cache.0.resize(self.fields.len(), None);
+        }
+        self.eval(&self.root, event, &mut cache.0)
+    }
+
+    /// Numbers this query's fields as they stand in `table`, adding the
+    /// ones it lacks, so that queries sharing the table can share one
+    /// [`FieldCache`] per event.
+    pub(crate) fn share_fields(&mut self, table: &mut Vec<Vec<String>>) {
+        let shared: Vec<usize> = self
+            .fields
+            .iter()
+            .map(|path| {
+                table.iter().position(|p| p == path).unwrap_or_else(|| {
+                    table.push(path.clone());
+                    table.len() - 1
+                })
+            })
+            .collect();
+        renumber(&mut self.root, &shared);
+        self.fields = table.clone();
     }
 
     fn eval<'a>(
@@ -36,6 +72,16 @@ impl AuditQuery {
                 leaves.iter().any(|leaf| test.accepts(leaf))
             }
         }
+    }
+}
+
+fn renumber(expr: &mut Expr, shared: &[usize]) {
+    match expr {
+        Expr::All(exprs) | Expr::Any(exprs) => {
+            exprs.iter_mut().for_each(|e| renumber(e, shared));
+        }
+        Expr::Not(inner) => renumber(inner, shared),
+        Expr::Field { field, .. } => *field = shared[*field],
     }
 }
 
@@ -254,7 +300,7 @@ impl<'a> AuditEvent<'a> {
             }
             _ if !path.is_empty() => {}
             Some(b'"') => {
-                if let Ok(JsonText(s)) = serde_json::from_str(text) {
+                if let Some(s) = string_text(text) {
                     out.push(Leaf::Text(s));
                 }
             }
@@ -262,4 +308,14 @@ impl<'a> AuditEvent<'a> {
             Some(_) => out.push(Leaf::Scalar(text)),
         }
     }
+}
+
+/// The text of a JSON string value, taken from an object serde_json has
+/// already read whole: without an escape, it is what lies between the
+/// quotes.
+fn string_text(json: &str) -> Option<Cow<'_, str>> {
+    if !json.contains('\\') {
+        return json.strip_prefix('"')?.strip_suffix('"').map(Cow::Borrowed);
+    }
+    serde_json::from_str::<JsonText<'_>>(json).ok().map(|t| t.0)
 }

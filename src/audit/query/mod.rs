@@ -44,6 +44,7 @@ use std::net::IpAddr;
 use thiserror::Error;
 
 pub use eval::AuditEvent;
+pub(crate) use eval::FieldCache;
 pub(crate) use network::parse_net;
 
 /// Deeper nesting than any real query needs; the parser recurses, so a
@@ -85,13 +86,15 @@ pub struct QueryError {
 #[derive(Clone)]
 pub struct AuditQuery {
     root: Expr,
-    /// The distinct field paths the query reads, each split into names.
+    /// The distinct field paths the query reads, each split into names,
+    /// numbered by where they stand; after `share_fields`, the whole table
+    /// the query shares with others.
     fields: Vec<Vec<String>>,
 }
 
 impl fmt::Debug for AuditQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AuditQuery({} fields)", self.fields.len())
+        write!(f, "AuditQuery({} fields in its table)", self.fields.len())
     }
 }
 
