@@ -147,16 +147,14 @@ impl AuditFilter {
     }
 
     fn queries_mut(&mut self) -> impl Iterator<Item = &mut AuditQuery> {
-        let preset = self.noise.as_mut().map(|p| (&mut p.noise, &mut p.guard));
-        let (noise, guard) = match preset {
-            Some((noise, guard)) => (Some(noise), Some(guard)),
-            None => (None, None),
-        };
+        let preset = self
+            .noise
+            .iter_mut()
+            .flat_map(|p| p.noise.iter_mut().chain(std::iter::once(&mut p.guard)));
         self.include
             .iter_mut()
             .chain(self.exclude.iter_mut())
-            .chain(noise.into_iter().flatten())
-            .chain(guard)
+            .chain(preset)
     }
 
     pub fn is_active(&self) -> bool {

@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::query::AuditEvent;
 use super::{AuditMessage, AuditRule, AuditTally, EventRef, Step};
-use crate::json::{JsonText, Members, encode_literal};
+use crate::json::{Members, encode_literal, string_value};
 
 /// `DD_SIEM_ATTRIBUTES=true`.
 #[derive(Debug, Clone, Copy)]
@@ -45,12 +45,11 @@ impl AuditRule for SiemAttributes {
 /// stands when it holds no escape (serde_json would write it the same),
 /// otherwise decoded and written the way serde_json writes strings.
 fn string_json(raw: Option<&str>) -> Option<Cow<'_, str>> {
-    let raw = raw.filter(|r| r.starts_with('"'))?;
-    if !raw.contains('\\') {
-        return Some(Cow::Borrowed(raw));
-    }
-    let JsonText(text) = serde_json::from_str(raw).ok()?;
-    Some(Cow::Owned(encode_literal(&text)))
+    let raw = raw?;
+    Some(match string_value(raw)? {
+        Cow::Borrowed(_) => Cow::Borrowed(raw),
+        Cow::Owned(text) => Cow::Owned(encode_literal(&text)),
+    })
 }
 
 /// A member of a nested object (the last one, as with duplicates above).
@@ -61,8 +60,7 @@ fn member<'a>(raw: Option<&'a str>, name: &str) -> Option<&'a str> {
 
 /// `requestURI` up to its query, as a JSON string.
 fn path_json(raw: Option<&str>) -> Option<String> {
-    let raw = raw.filter(|r| r.starts_with('"'))?;
-    let JsonText(uri) = serde_json::from_str(raw).ok()?;
+    let uri = string_value(raw?)?;
     let end = uri.find('?').unwrap_or(uri.len());
     Some(encode_literal(&uri[..end]))
 }

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::network::{in_net, leaf_ip, non_public_nets};
 use super::parser::number;
 use super::{AuditQuery, Bound, Expr, GlobPart, Test};
-use crate::json::{JsonText, Members};
+use crate::json::{Members, string_value};
 
 /// The values of the fields the queries of one filter read, for one
 /// event: queries that share a field table ([`AuditQuery::share_fields`])
@@ -300,7 +300,7 @@ impl<'a> AuditEvent<'a> {
             }
             _ if !path.is_empty() => {}
             Some(b'"') => {
-                if let Some(s) = string_text(text) {
+                if let Some(s) = string_value(text) {
                     out.push(Leaf::Text(s));
                 }
             }
@@ -308,14 +308,4 @@ impl<'a> AuditEvent<'a> {
             Some(_) => out.push(Leaf::Scalar(text)),
         }
     }
-}
-
-/// The text of a JSON string value, taken from an object serde_json has
-/// already read whole: without an escape, it is what lies between the
-/// quotes.
-fn string_text(json: &str) -> Option<Cow<'_, str>> {
-    if !json.contains('\\') {
-        return json.strip_prefix('"')?.strip_suffix('"').map(Cow::Borrowed);
-    }
-    serde_json::from_str::<JsonText<'_>>(json).ok().map(|t| t.0)
 }
