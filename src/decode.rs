@@ -152,6 +152,106 @@ fn inflate_one_member(gz: &[u8], size: usize) -> Option<Vec<u8>> {
     whole.then_some(out)
 }
 
+/// Base64 characters of a payload read to find its header: 3 KB of gzip,
+/// which inflates to more than a header of the longest log group name
+/// (512 characters) needs.
+const PEEK_BASE64_CHARS: usize = 4096;
+/// Inflated bytes the header is looked for in.
+const PEEK_BYTES: usize = 2048;
+
+/// The fields of a subscription document that say whether to forward it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentHeader {
+    pub message_type: String,
+    pub log_group: String,
+}
+
+/// `messageType` and `logGroup` of a subscription payload, read from its
+/// first few kilobytes without inflating the rest. CloudWatch Logs writes
+/// them first, before `logStream`, `subscriptionFilters` and `logEvents`;
+/// `None` when the start of the payload does not show both (another order,
+/// a key written twice, a payload that is not gzip), and the caller decodes
+/// the whole document instead. So a document is passed over on this
+/// reading only when its own first fields name the group.
+pub fn peek_header(data: &str) -> Option<DocumentHeader> {
+    let data = data.trim();
+    let head = if data.len() > PEEK_BASE64_CHARS {
+        data.get(..PEEK_BASE64_CHARS)?
+    } else {
+        data
+    };
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(head)
+        .ok()?;
+    if gz.len() < 10 || gz[0] != 0x1f || gz[1] != 0x8b {
+        return None;
+    }
+    let mut inflated = Vec::with_capacity(PEEK_BYTES);
+    // A cut stream ends in an error once its input runs out; what was
+    // inflated before it is what the header is looked for in.
+    let _ = flate2::read::GzDecoder::new(gz.as_slice())
+        .take(PEEK_BYTES as u64)
+        .read_to_end(&mut inflated);
+    header_fields(&inflated)
+}
+
+/// The leading string members of a JSON object, up to the first member of
+/// another type: `messageType` and `logGroup` if both are among them, each
+/// once.
+fn header_fields(bytes: &[u8]) -> Option<DocumentHeader> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // The cut may fall inside a character.
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+    };
+    let mut rest = text.trim_start().strip_prefix('{')?;
+    let (mut message_type, mut log_group) = (None, None);
+    loop {
+        rest = rest.trim_start();
+        let (key, after) = string_literal(rest)?;
+        let after = after.trim_start().strip_prefix(':')?.trim_start();
+        let Some((value, after)) = string_literal(after) else {
+            // The first member that is not a string (subscriptionFilters,
+            // logEvents): the header is over.
+            break;
+        };
+        rest = after.trim_start().strip_prefix(',')?;
+        let slot = match serde_json::from_str::<String>(key).ok()?.as_str() {
+            "messageType" => &mut message_type,
+            "logGroup" => &mut log_group,
+            _ => continue,
+        };
+        if slot
+            .replace(serde_json::from_str::<String>(value).ok()?)
+            .is_some()
+        {
+            return None;
+        }
+    }
+    Some(DocumentHeader {
+        message_type: message_type?,
+        log_group: log_group?,
+    })
+}
+
+/// The JSON string literal `text` starts with (quotes included), and what
+/// follows it; `None` when `text` does not start with a whole one.
+fn string_literal(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some((&text[..=i], &text[i + 1..])),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Parses the decompressed document, borrowing from `bytes`.
 pub fn parse_document(bytes: &[u8]) -> Result<SubscriptionDocument<'_>, DecodeError> {
     let doc: SubscriptionDocument<'_> =
@@ -418,6 +518,86 @@ mod tests {
                 proptest::prop_assert!(!msg.contains(&digits.to_string()), "{}", msg);
                 proptest::prop_assert!(!msg.contains(&word), "{}", msg);
             }
+        }
+    }
+
+    /// A JSON object from members in the given order, each value written
+    /// as serde_json writes it.
+    fn object(members: &[(String, serde_json::Value)]) -> String {
+        let body: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    #[test]
+    fn the_header_is_read_from_the_start_of_a_large_payload() {
+        let message = serde_json::to_string(&"x".repeat(4000)).unwrap();
+        let events: Vec<String> = (0..500)
+            .map(|i| format!(r#"{{"id":"{i}","timestamp":1,"message":{message}}}"#))
+            .collect();
+        let doc = format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/other","logStream":"s","subscriptionFilters":["f"],"logEvents":[{}]}}"#,
+            events.join(",")
+        );
+        let data = b64(&gzip(doc.as_bytes()));
+        assert!(data.len() > PEEK_BASE64_CHARS);
+        assert_eq!(
+            peek_header(&data),
+            Some(DocumentHeader {
+                message_type: "DATA_MESSAGE".into(),
+                log_group: "/aws/lambda/other".into()
+            })
+        );
+        // Not gzip, not base64, a header in another order: nothing.
+        assert_eq!(peek_header(&b64(doc.as_bytes())), None);
+        assert_eq!(peek_header("not base64!"), None);
+        let late = r#"{"logEvents":[],"messageType":"DATA_MESSAGE","logGroup":"/x"}"#;
+        assert_eq!(peek_header(&b64(&gzip(late.as_bytes()))), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the members, their order and their escapes, the header
+        /// read from the start of a payload is the one the full parse
+        /// gives, or nothing.
+        #[test]
+        fn a_peeked_header_is_the_documents_own(
+            group in "[/a-zA-Z0-9._#\\\"\u{e9}-]{0,40}",
+            shadow in "[/a-z]{0,10}",
+            message_type in proptest::sample::select(vec!["DATA_MESSAGE", "CONTROL_MESSAGE", "OTHER"]),
+            order in proptest::sample::subsequence(vec![0usize, 1, 2, 3, 4, 5, 6], 0..=7),
+            twice in proptest::bool::ANY,
+            pad in 0usize..3000,
+        ) {
+            let mut members = Vec::new();
+            for i in order {
+                let member = match i {
+                    0 => ("messageType".to_owned(), serde_json::json!(message_type)),
+                    1 => ("owner".to_owned(), serde_json::json!("123456789012")),
+                    2 => ("logGroup".to_owned(), serde_json::json!(group)),
+                    3 => ("logStream".to_owned(), serde_json::json!("x".repeat(pad))),
+                    4 => ("subscriptionFilters".to_owned(), serde_json::json!(["f"])),
+                    5 => ("logEvents".to_owned(), serde_json::json!([{"id": "1", "timestamp": 1, "message": "{\"logGroup\":\"/aws/eks/x/cluster\"}"}])),
+                    _ => ("policyLevel".to_owned(), serde_json::json!(shadow)),
+                };
+                members.push(member);
+            }
+            if twice {
+                members.push(("logGroup".to_owned(), serde_json::json!(shadow)));
+            }
+            let doc = object(&members);
+            let Some(header) = peek_header(&b64(&gzip(doc.as_bytes()))) else {
+                return Ok(());
+            };
+            // A document cut short after its header (no logEvents) is
+            // passed over too when its group is another's: it would never
+            // have been forwarded.
+            let Ok(full) = parse_document(doc.as_bytes()) else {
+                return Ok(());
+            };
+            proptest::prop_assert_eq!(&header.log_group, &*full.log_group);
+            proptest::prop_assert_eq!(&header.message_type, &*full.message_type);
         }
     }
 }

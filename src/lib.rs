@@ -13,7 +13,8 @@
 //! [`forward`] runs the path for one invocation, one file per trigger;
 //! [`lambda`] and [`local`] are the two front doors. Besides subscriptions,
 //! [`trigger`] recognises Kinesis batches and S3 objects ([`s3_object`]
-//! streams them); [`group_tags`] adds log groups' tags. [`config`] reads
+//! streams them); [`log_groups`] says which log groups are forwarded and
+//! [`group_tags`] adds their tags. [`config`] reads
 //! the environment once into one value per stage; [`api_key`] resolves the
 //! key and [`aws`] holds the one SDK configuration, both in `main`.
 
@@ -30,6 +31,7 @@ pub mod json;
 pub mod lambda;
 pub mod limits;
 pub mod local;
+pub mod log_groups;
 pub mod logging;
 pub mod metrics;
 pub mod proxy;

@@ -37,6 +37,9 @@ pub struct InvocationSummary {
     pub records_failed: usize,
     /// Kinesis records whose data could not be decoded.
     pub records_undecodable: usize,
+    /// Subscription documents of log groups `DD_LOG_GROUP_PREFIXES` leaves
+    /// out, passed over unread.
+    pub documents_passed_over: usize,
     /// S3 objects read to the end.
     pub objects_read: usize,
     /// S3 records of other event types than object-created, skipped.
@@ -230,7 +233,7 @@ impl InvocationSummary {
                 client_errors += n;
             }
         }
-        let values: [(&str, &str, u64); 28] = [
+        let values: [(&str, &str, u64); 29] = [
             ("LogsIn", "Count", self.events_in as u64),
             ("LogsForwarded", "Count", self.logs_forwarded as u64),
             ("LogsFailed", "Count", self.logs_failed as u64),
@@ -268,6 +271,11 @@ impl InvocationSummary {
                 "RecordsUndecodable",
                 "Count",
                 self.records_undecodable as u64,
+            ),
+            (
+                "DocumentsPassedOver",
+                "Count",
+                self.documents_passed_over as u64,
             ),
             ("ObjectsRead", "Count", self.objects_read as u64),
             ("TagFetchErrors", "Count", self.tag_fetch_errors as u64),

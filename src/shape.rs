@@ -20,6 +20,11 @@ pub struct ShapeSettings {
     /// The function's name, lower-cased as the Datadog Forwarder writes
     /// it: the `forwardername` tag.
     pub forwarder_name: String,
+    /// The function's region (`AWS_REGION`): the `region` tag of EKS logs
+    /// from a subscription. A CloudWatch Logs destination takes only log
+    /// groups of its own region, and each region's stack has its own
+    /// destination and stream (docs/fleet.md).
+    pub region: Option<String>,
 }
 
 /// The `ddsource` for a log stream, by the EKS control-plane stream prefixes
@@ -61,6 +66,7 @@ pub struct LogShaper {
     service: Option<String>,
     source_override: Option<String>,
     function_name: String,
+    region: Option<String>,
 }
 
 /// Marks a log whose message the forwarder had to shrink.
@@ -80,6 +86,7 @@ impl LogShaper {
             service,
             source_override: settings.source_override.clone(),
             function_name: settings.forwarder_name.clone(),
+            region: settings.region.clone(),
         }
     }
 
@@ -128,6 +135,16 @@ impl LogShaper {
         };
         if let Some(cluster) = cluster_name(log_group) {
             push_tag(&format!("kube_cluster_name:{cluster}"));
+            // Where the cluster runs, so one forwarder can serve a fleet
+            // (the Datadog Forwarder tags its Lambda logs so).
+            if let LogOrigin::Subscription { owner, .. } = origin {
+                if !owner.is_empty() {
+                    push_tag(&format!("aws_account:{owner}"));
+                }
+                if let Some(region) = &self.region {
+                    push_tag(&format!("region:{region}"));
+                }
+            }
         }
         for tag in group_tags {
             push_tag(tag);
@@ -371,7 +388,11 @@ mod tests {
     #[test]
     fn log_object_has_the_datadog_forwarder_shape() {
         let v = shape_one(
-            &config(&[("DD_TAGS", "env:prod"), ("AWS_LAMBDA_FUNCTION_NAME", "Fwd")]),
+            &config(&[
+                ("DD_TAGS", "env:prod"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "Fwd"),
+                ("AWS_REGION", "us-east-1"),
+            ]),
             DOC,
             "arn:aws:lambda:us-east-1:123456789012:function:Fwd",
         );
@@ -379,7 +400,7 @@ mod tests {
             "message": "{\"kind\":\"Event\",\"verb\":\"get\",\"x\":\"\u{e9}\\n\"}",
             "ddsource": "kubernetes.audit", "ddsourcecategory": "aws",
             "service": "kubernetes.audit", "host": "/aws/eks/prod/cluster",
-            "ddtags": "env:prod,kube_cluster_name:prod,forwardername:fwd,forwarder_version:0.1.0",
+            "ddtags": "env:prod,kube_cluster_name:prod,aws_account:123456789012,region:us-east-1,forwardername:fwd,forwarder_version:0.1.0",
             "id": "3780", "timestamp": 1764150000000u64,
             "aws": {"awslogs": {"logGroup": "/aws/eks/prod/cluster", "logStream": "kube-apiserver-audit-0a1b", "owner": "123456789012"},
                     "invoked_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:Fwd"}
@@ -423,7 +444,7 @@ mod tests {
         assert_eq!(v["service"], "audit");
         assert_eq!(
             v["ddtags"],
-            "team:a,service:audit,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0,source_overridden:true"
+            "team:a,service:audit,kube_cluster_name:prod,aws_account:123456789012,forwardername:eks-audit-forwarder,forwarder_version:0.1.0,source_overridden:true"
         );
     }
 
@@ -451,13 +472,13 @@ mod tests {
         assert_eq!(v["service"], "lg_service");
         assert_eq!(
             v["ddtags"],
-            "kube_cluster_name:prod,service:lg_service,team:core,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
+            "kube_cluster_name:prod,aws_account:123456789012,service:lg_service,team:core,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
         );
         let v = shaped(&[("DD_TAGS", "env:prod,service:ddtags-svc,team:x")]);
         assert_eq!(v["service"], "ddtags-svc");
         assert_eq!(
             v["ddtags"],
-            "env:prod,service:ddtags-svc,team:x,kube_cluster_name:prod,team:core,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
+            "env:prod,service:ddtags-svc,team:x,kube_cluster_name:prod,aws_account:123456789012,team:core,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
         );
     }
 

@@ -157,14 +157,20 @@ async fn real_cloudwatch_examples_decode_and_keep_their_source() {
     // The aws_lambda_events fixture is a whole Lambda event.
     let event_file = dir.join("aws_lambda_events-1.2.1_example-cloudwatch_logs-event.json");
     let docs_file = dir.join("aws_docs_lambda_services-cloudwatchlogs_decoded.json");
-    for (event, expected) in [
+    // Neither group is EKS's: by default each document is passed over and
+    // counted; with DD_LOG_GROUP_PREFIXES=* its logs go out.
+    let cases = [
         (std::fs::read_to_string(&event_file).unwrap(), 2),
         (wrap(&read(&docs_file)), 1),
-    ] {
+    ];
+    for ((event, in_document), every_group) in
+        cases.iter().flat_map(|case| [(case, false), (case, true)])
+    {
         let config = Config::from_lookup(|n| match n {
             "DD_URL" => Some(intake.url()),
             "DD_NO_SSL" => Some("true".into()),
             "DD_API_KEY" => Some(intake.api_key().into()),
+            "DD_LOG_GROUP_PREFIXES" if every_group => Some("*".into()),
             _ => None,
         })
         .unwrap();
@@ -174,12 +180,14 @@ async fn real_cloudwatch_examples_decode_and_keep_their_source() {
         let forwarder = Forwarder::new(&config, destination);
         let summary = forwarder
             .handle(
-                &RawValue::from_string(event).unwrap(),
+                &RawValue::from_string(event.clone()).unwrap(),
                 &Invocation::local("example"),
             )
             .await
             .unwrap();
+        let expected = if every_group { *in_document } else { 0 };
         assert_eq!(summary.logs_forwarded, expected);
+        assert_eq!(summary.documents_passed_over, usize::from(!every_group));
         for log in &intake.accepted_logs()[before..] {
             assert_eq!(log["ddsource"], "cloudwatch", "not an EKS group");
             assert!(log["timestamp"].is_u64());

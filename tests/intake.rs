@@ -128,7 +128,7 @@ async fn logs_arrive_gzipped_with_the_right_headers_and_shape() {
     assert_eq!(logs[0]["host"], "/aws/eks/prod/cluster");
     assert_eq!(
         logs[0]["ddtags"],
-        "env:test,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
+        "env:test,kube_cluster_name:prod,aws_account:123456789012,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
     );
     assert_eq!(
         logs[0]["aws"]["invoked_function_arn"],
@@ -153,6 +153,8 @@ async fn the_forwarders_recorded_cloudwatch_request_is_matched() {
         ("DD_API_KEY", intake.api_key().to_owned()),
         ("DD_USE_COMPRESSION", "false".to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", "test_function".to_owned()),
+        // The Forwarder forwards every log group; the fixture's is not EKS's.
+        ("DD_LOG_GROUP_PREFIXES", "*".to_owned()),
     ];
     let cfg = Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
         .unwrap();

@@ -66,7 +66,7 @@ async fn forwards_warm_invocations_and_reports_each_outcome() {
         assert_eq!(log["aws"]["invoked_function_arn"], FUNCTION_ARN);
         assert_eq!(
             log["ddtags"],
-            "env:prod,kube_cluster_name:prod,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
+            "env:prod,kube_cluster_name:prod,aws_account:123456789012,region:eu-west-1,forwardername:eks-audit-forwarder,forwarder_version:0.1.0"
         );
     }
 

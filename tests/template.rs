@@ -137,6 +137,60 @@ fn the_template_matches_what_the_code_depends_on() {
     assert!(out.status.success(), "tests/template_check.py:\n{text}");
 }
 
+fn clusters_template() -> PathBuf {
+    support::repo_root().join("templates/clusters.yaml")
+}
+
+/// templates/clusters.yaml, linted as CloudFormation expands it for each
+/// kind of destination: cfn-lint takes the parameters and expands the
+/// cluster list with them.
+#[test]
+fn the_clusters_template_passes_cfn_lint_for_each_destination() {
+    let kinds = [
+        (
+            "Function",
+            "arn:aws:lambda:eu-west-1:111122223333:function:fwd",
+            "",
+        ),
+        (
+            "Stream",
+            "arn:aws:kinesis:eu-west-1:111122223333:stream/eks-audit",
+            "arn:aws:iam::111122223333:role/logs-to-stream",
+        ),
+        (
+            "Destination",
+            "arn:aws:logs:eu-west-1:999988887777:destination:eks-audit-forwarder-central",
+            "",
+        ),
+    ];
+    cfn_lint(&clusters_template());
+    for (kind, arn, role) in kinds {
+        run(Command::new(venv_tool("cfn-lint"))
+            .arg(clusters_template())
+            .arg("--parameters")
+            .arg(format!("DestinationType={kind}"))
+            .arg(format!("DestinationArn={arn}"))
+            .arg(format!("RoleArn={role}"))
+            .arg("ClusterNames=alpha,beta-2,prod_eu")
+            .arg("AccountPolicy=true")
+            .arg("ExcludedLogGroups=/aws/lambda/eks-audit-forwarder/fwd"));
+    }
+    sam_validate(&clusters_template(), &std::env::var("PATH").unwrap());
+    checkov(&clusters_template());
+}
+
+/// One subscription (and for a function one permission) per listed
+/// cluster, stable through updates; the account policy to the right
+/// destination with the forwarder's own group left out.
+#[test]
+fn the_clusters_template_gives_each_destination_what_it_needs() {
+    let (out, text) = template_check(&["--clusters".as_ref(), clusters_template().as_os_str()]);
+    assert!(
+        out.status.success(),
+        "tests/template_check.py --clusters:\n{text}"
+    );
+}
+
 /// The settings check derives the variables from the code: a new variable
 /// with no template parameter and no reason in the README fails it, and so
 /// does a read of the environment it cannot see.
@@ -306,7 +360,15 @@ async fn release_templates_deploy_their_zips_without_a_rust_toolchain() {
     // Two zips (one per architecture), LICENSE and README.
     assert!(list_keys(&s3, "artifacts", "").await.len() >= 4);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
-    assert_eq!(sums.lines().count(), 6, "{sums}");
+    assert_eq!(sums.lines().count(), 7, "{sums}");
+    // The clusters' template ships beside them, as it is: it has no code,
+    // and CloudFormation expands it.
+    let clusters = out.join(format!("eks-audit-forwarder-clusters-{version}.yaml"));
+    assert_eq!(
+        std::fs::read(&clusters).unwrap(),
+        std::fs::read(clusters_template()).unwrap()
+    );
+    assert!(sums.contains(&format!("  eks-audit-forwarder-clusters-{version}.yaml\n")));
 }
 
 /// The mode and content of `name` in a zip, read with Python's zipfile

@@ -117,6 +117,19 @@ SCENARIOS = [
         KEY_ROUTES * 4,
     )
 ]
+# A central account: a CloudWatch Logs destination for the stream, open to
+# an organization or to listed accounts.
+SCENARIOS += [
+    {"ClusterName": "prod", "Trigger": trigger, "S3SourceBucketName": "", **members, **route, **OPTIONS[options], "_options": options}
+    for (trigger, members, options), route in zip(
+        product(
+            ("KinesisNewStream", "KinesisExistingStream"),
+            ({"LogsDestinationOrganizationId": "o-a1b2c3d4e5"}, {"LogsDestinationAccountIds": "111122223333,444455556666"}),
+            ("none", "all"),
+        ),
+        KEY_ROUTES * 2,
+    )
+]
 for scenario in SCENARIOS:
     if scenario["Trigger"] == "KinesisExistingStream":
         scenario["KinesisStreamName"] = "eks-audit"
@@ -124,6 +137,56 @@ for scenario in SCENARIOS:
 
 class Unresolvable(Exception):
     pass
+
+
+def substitute(node, identifier: str, value: str):
+    """`node` with the loop variable `identifier` replaced as
+    AWS::LanguageExtensions does: `${X}` by the value, `&{X}` by its letters
+    and digits, `{"Ref": X}` by the value; a Fn::Sub left with no variable
+    becomes its plain text."""
+    if isinstance(node, str):
+        return node.replace(f"${{{identifier}}}", value).replace(
+            f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", value)
+        )
+    if isinstance(node, list):
+        return [substitute(n, identifier, value) for n in node]
+    if isinstance(node, dict):
+        if node == {"Ref": identifier}:
+            return value
+        out = {substitute(k, identifier, value): substitute(v, identifier, value) for k, v in node.items()}
+        if set(out) == {"Fn::Sub"} and isinstance(out["Fn::Sub"], str) and "${" not in out["Fn::Sub"]:
+            return out["Fn::Sub"]
+        return out
+    return node
+
+
+def expand_for_each(section: dict, values: dict) -> dict:
+    """A Resources or Conditions section with each Fn::ForEach loop
+    replaced by its copies, for these parameter values (a collection is a
+    list or a Ref to a CommaDelimitedList)."""
+    out = {}
+    for key, node in section.items():
+        if not key.startswith("Fn::ForEach::"):
+            out[key] = node
+            continue
+        identifier, collection, fragment = node
+        items = values[collection["Ref"]] if isinstance(collection, dict) else collection
+        for item in items:
+            for k, v in expand_for_each(substitute(fragment, identifier, item), values).items():
+                if k in out:
+                    raise Unresolvable(f"{key} makes {k} twice")
+                out[k] = v
+    return out
+
+
+def expanded(template: dict, params: dict[str, str]) -> dict:
+    """The template as CloudFormation sees it after AWS::LanguageExtensions,
+    for these parameter values."""
+    values = parameter_values(template, params)
+    out = dict(template)
+    for section in ("Conditions", "Resources"):
+        out[section] = expand_for_each(template.get(section, {}), values)
+    return out
 
 
 def parameter_values(template: dict, params: dict[str, str]) -> dict:
@@ -254,6 +317,25 @@ def sub_text(node) -> str:
     return ""
 
 
+def text_of(node, values: dict) -> str:
+    """A string built with Ref and Fn::Sub (either form) from parameter
+    values; pseudo parameters (`${AWS::Region}`) stay as written."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        return str(values.get(node["Ref"], "${" + node["Ref"] + "}"))
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+        value = node["Fn::Sub"]
+        text, names = (value, {}) if isinstance(value, str) else (value[0], value[1])
+        local = {**values, **{k: text_of(v, values) for k, v in names.items()}}
+        return re.sub(r"\$\{([\w:]+)\}", lambda m: str(local.get(m.group(1), m.group(0))), text)
+    if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+        separator, items = node["Fn::Join"]
+        items = values.get(items["Ref"], []) if isinstance(items, dict) and set(items) == {"Ref"} else items
+        return separator.join(text_of(i, values) for i in items)
+    return json.dumps(node)
+
+
 def is_function_arn(node) -> bool:
     return node == {"Fn::GetAtt": [FUNCTION, "Arn"]}
 
@@ -366,7 +448,9 @@ def check_settings(template: dict, variables: dict, src: Path, readme: Path, exp
         for param in from_params:
             p = params[param]
             free_text = p.get("Type") == "String" and "AllowedValues" not in p and p.get("Default", "") == ""
-            if not free_text or var in ("DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_S3_BUCKET_NAME"):
+            # Always set: an alternative to a parameter, or a list that
+            # names LogGroupName beside LogGroupPrefixes (never empty).
+            if not free_text or var in ("DD_API_KEY_SECRET_ARN", "DD_API_KEY_SSM_NAME", "DD_S3_BUCKET_NAME", "DD_LOG_GROUP_PREFIXES"):
                 continue
             # !If [HasX, !Ref X, !Ref AWS::NoValue], HasX true exactly when X is not "".
             shape = isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3
@@ -416,10 +500,11 @@ def check_scenario(template: dict, params: dict[str, str], expect) -> None:
     route = next(k for k in ("DdApiKey", "DdApiKeySecretArn", "DdApiKeySsmParameterName") if params.get(k))
     where = (
         f"Trigger={params['Trigger']}, S3SourceBucketName={params['S3SourceBucketName'] or '-'}, "
-        f"key={route}, options={params['_options']}"
+        f"key={route}, options={params['_options']}, members={params.get('LogsDestinationOrganizationId') or params.get('LogsDestinationAccountIds') or '-'}"
     )
     params = {k: v for k, v in params.items() if not k.startswith("_")}
     expect(not broken_rules(template, params), f"[{where}] the rules refuse it: {broken_rules(template, params)}")
+    template = expanded(template, params)
     conditions = condition_values(template, params)
     resources = {
         name: resolved(r, conditions)
@@ -521,6 +606,7 @@ def check_scenario(template: dict, params: dict[str, str], expect) -> None:
             ),
             f"[{where}] the bucket's policy must deny requests without TLS (aws:SecureTransport false)",
         )
+    single = params.get("LogGroupName") or f"/aws/eks/{params['ClusterName']}/cluster"
     expect(
         ("ClusterLogGroup" in resources) == (params.get("CreateLogGroup") == "true"),
         f"[{where}] the cluster's log group is the stack's exactly when CreateLogGroup is true",
@@ -559,15 +645,41 @@ def check_scenario(template: dict, params: dict[str, str], expect) -> None:
         for n, m in of_type("AWS::Lambda::EventSourceMapping").items()
         if m.get("FunctionName") in ({"Ref": FUNCTION}, {"Fn::GetAtt": [FUNCTION, "Arn"]})
     }
-    # Two filters would deliver every log twice (or hit the log group's limit of two).
-    expect(len(filters) == 1, f"[{where}] exactly one subscription filter, found {sorted(filters)}")
+    # One filter per group: two would deliver every log twice (or hit the
+    # log group's limit of two).
+    values = parameter_values(template, params)
+    values["ClusterLogGroup"] = single
+
+    def group_of(f: dict):
+        return text_of(f.get("LogGroupName"), values)
+
+    found = [str(group_of(f)) for f in filters.values()]
+    expect(found == [single], f"[{where}] one subscription filter, on {single}; found {found} ({sorted(filters)})")
     for name, f in filters.items():
-        if params.get("CreateLogGroup") == "true":
+        if params.get("CreateLogGroup") == "true" and group_of(f) == single:
             expect(f.get("LogGroupName") == {"Ref": "ClusterLogGroup"}, f"[{where}] {name} must wait for the created log group")
     if params["Trigger"] == "Subscription":
+        permissions = of_type("AWS::Lambda::Permission")
         for name, f in filters.items():
-            expect(is_function_arn(f.get("DestinationArn")), f"[{where}] {name} must target the function")
+            destination = f.get("DestinationArn")
+            # A listed cluster's filter picks the function out of a list that
+            # also names its permission (the order DependsOn would give).
+            chosen = destination["Fn::Select"][1][int(destination["Fn::Select"][0])] if isinstance(destination, dict) and "Fn::Select" in destination else destination
+            expect(is_function_arn(chosen), f"[{where}] {name} must target the function")
             expect({"LogGroupName", "FilterPattern"} <= set(f), f"[{where}] {name} needs LogGroupName, FilterPattern")
+            group = group_of(f)
+            # The permission for exactly this group, made before the filter.
+            own = [
+                p for p, r in permissions.items()
+                if r.get("Principal") == "logs.amazonaws.com"
+                and text_of(r.get("SourceArn"), values).endswith(f":log-group:{group}:*")
+            ]
+            expect(len(own) == 1, f"[{where}] exactly one invoke permission for {group}, found {own}")
+            ordered = [
+                p for p in own
+                if template["Resources"][name].get("DependsOn") == p or mentions(f, {"Fn::GetAtt": [p, "Id"]})
+            ]
+            expect(bool(ordered), f"[{where}] {name} must wait for its permission {own}")
         expect(
             permitted("logs.amazonaws.com", lambda arn: ":log-group:" in sub_text(arn)),
             f"[{where}] CloudWatch Logs must be allowed to invoke the function",
@@ -598,6 +710,52 @@ def check_scenario(template: dict, params: dict[str, str], expect) -> None:
                 grants(role_statements(resources, logs_role), "kms:GenerateDataKey", lambda r: r == {"Ref": "KinesisKmsKeyArn"}),
                 f"[{where}] CloudWatch Logs' role must be able to encrypt for the stream's key",
             )
+
+    # The central account's destination: the stream's, its policy open to
+    # the members and no one else.
+    org = params.get("LogsDestinationOrganizationId")
+    accounts = [a for a in params.get("LogsDestinationAccountIds", "").split(",") if a]
+    destinations = of_type("AWS::Logs::Destination")
+    expect(
+        len(destinations) == (1 if org or accounts else 0),
+        f"[{where}] a CloudWatch Logs destination exactly when members are named, found {sorted(destinations)}",
+    )
+    for name, d in destinations.items():
+        stream = next(iter(mappings.values()), {}).get("EventSourceArn")
+        expect(d.get("TargetArn") == stream, f"[{where}] {name} must write to the mapping's stream")
+        role = d.get("RoleArn", {}).get("Fn::GetAtt", [None])[0]
+        expect(
+            grants(role_statements(resources, role), "kinesis:PutRecord", lambda r: r == stream),
+            f"[{where}] {name}'s role must be able to put records on the stream",
+        )
+        trust = resources.get(role, {}).get("Properties", {}).get("AssumeRolePolicyDocument", {}).get("Statement", [])
+        expect(
+            all(t.get("Principal") == {"Service": "logs.amazonaws.com"} and t.get("Condition") for t in trust),
+            f"[{where}] {name}'s role is for CloudWatch Logs only, with a condition on the source",
+        )
+        if params.get("KinesisKmsKeyArn"):
+            expect(
+                grants(role_statements(resources, role), "kms:GenerateDataKey", lambda r: r == {"Ref": "KinesisKmsKeyArn"}),
+                f"[{where}] {name}'s role must be able to encrypt for the stream's key",
+            )
+        sample = {**values, "AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "999988887777", "AWS::StackName": "central"}
+        policy = json.loads(text_of(d.get("DestinationPolicy"), sample).replace("${AWS::Partition}", "aws"))
+        (statement,) = policy["Statement"]
+        expect(
+            sorted(statement["Action"]) == ["logs:PutAccountPolicy", "logs:PutSubscriptionFilter"],
+            f"[{where}] {name}'s policy allows subscription filters and account policies, not {statement['Action']}",
+        )
+        if org:
+            expect(
+                statement["Principal"] == "*" and statement.get("Condition") == {"StringEquals": {"aws:PrincipalOrgID": org}},
+                f"[{where}] {name}'s policy admits the organization {org} only: {statement}",
+            )
+        else:
+            expect(statement["Principal"] == {"AWS": accounts}, f"[{where}] {name}'s policy admits exactly {accounts}: {statement}")
+        expect(
+            statement["Resource"].endswith(":destination:eks-audit-forwarder-central"),
+            f"[{where}] {name}'s policy is on the destination itself: {statement['Resource']}",
+        )
 
     if params["S3SourceBucketName"]:
         expect(
@@ -634,13 +792,140 @@ def check_rules(template: dict, expect) -> None:
         ({"VPCSubnetIds": "subnet-1"}, "VpcGivenWhole"),
         ({"Trigger": "KinesisExistingStream"}, "KinesisStreamGiven"),
         ({"S3SourceBucketName": "same", "DdForwarderExistingBucketName": "same"}, "S3SourceIsNotTheFailedEventsBucket"),
+        ({"LogsDestinationAccountIds": "111122223333"}, "LogsDestinationFromKinesis"),
+        ({"Trigger": "KinesisNewStream", "LogsDestinationAccountIds": "111122223333", "LogsDestinationOrganizationId": "o-a1b2c3d4e5"}, "LogsDestinationFromKinesis"),
     ]
     for change, rule in refused:
         broken = broken_rules(template, {**base, **change})
         expect(rule in broken, f"the rule {rule} must refuse {change}, but the rules broken are {broken}")
-    for fine in ({"DdCompression": "zstd", "DdCompressionLevel": "19"}, {"DdCompressionLevel": ""}, {}):
+    for fine in (
+        {"DdCompression": "zstd", "DdCompressionLevel": "19"},
+        {"DdCompressionLevel": ""},
+        {},
+        {"Trigger": "KinesisNewStream", "LogsDestinationOrganizationId": "o-a1b2c3d4e5"},
+    ):
         broken = broken_rules(template, {**base, **fine})
         expect(not broken, f"the rules must accept {fine}, but {broken} refuse it")
+
+
+CLUSTER_DESTINATIONS = {
+    "Function": ("arn:aws:lambda:eu-west-1:111122223333:function:fwd", ""),
+    "Stream": ("arn:aws:kinesis:eu-west-1:111122223333:stream/eks-audit", "arn:aws:iam::111122223333:role/logs-to-stream"),
+    "Destination": ("arn:aws:logs:eu-west-1:999988887777:destination:eks-audit-forwarder-central", ""),
+}
+
+
+def cluster_params(kind: str, listed: str, policy: bool) -> dict[str, str]:
+    arn, role = CLUSTER_DESTINATIONS[kind]
+    params = {"DestinationType": kind, "DestinationArn": arn, "RoleArn": role, "ClusterNames": listed}
+    if policy:
+        params["AccountPolicy"] = "true"
+        if kind != "Destination":
+            params["ExcludedLogGroups"] = "/aws/lambda/eks-audit-forwarder/fwd"
+    return params
+
+
+def live_resources(template: dict, params: dict[str, str]) -> dict[str, dict]:
+    """The resources CloudFormation creates for these values: loops
+    expanded, conditions decided."""
+    t = expanded(template, params)
+    conditions = condition_values(t, params)
+    return {n: resolved(r, conditions) for n, r in t["Resources"].items() if conditions.get(r.get("Condition"), True)}
+
+
+def check_clusters(template: dict, expect) -> None:
+    """templates/clusters.yaml: what each kind of destination needs, for a
+    list of clusters and for the account policy."""
+    refused = [
+        (cluster_params("Function", "", False), "SomethingSubscribed"),
+        (cluster_params("Function", "a,,b", False), "ClusterNamesWhole"),
+        (cluster_params("Function", "a,", False), "ClusterNamesWhole"),
+        ({**cluster_params("Stream", "a", False), "RoleArn": ""}, "StreamNeedsRole"),
+        ({**cluster_params("Function", "a", False), "RoleArn": CLUSTER_DESTINATIONS["Stream"][1]}, "RoleOnlyForStream"),
+        ({**cluster_params("Function", "a", True), "ExcludedLogGroups": ""}, "LocalForwarderExcluded"),
+        ({**cluster_params("Stream", "", True), "ExcludedLogGroups": ""}, "LocalForwarderExcluded"),
+    ]
+    for params, rule in refused:
+        broken = broken_rules(template, params)
+        expect(rule in broken, f"clusters: the rule {rule} must refuse {params}, but the rules broken are {broken}")
+
+    for kind, listed, policy in product(CLUSTER_DESTINATIONS, ("alpha,beta-2", ""), (False, True)):
+        if not listed and not policy:
+            continue
+        params = cluster_params(kind, listed, policy)
+        where = f"clusters: DestinationType={kind}, ClusterNames=[{listed}], AccountPolicy={policy}"
+        expect(not broken_rules(template, params), f"[{where}] the rules refuse it: {broken_rules(template, params)}")
+        values = parameter_values(template, params)
+        resources = live_resources(template, params)
+
+        def of_type(kind_: str) -> dict[str, dict]:
+            return {n: r.get("Properties", {}) for n, r in resources.items() if r["Type"] == kind_}
+
+        arn, role = CLUSTER_DESTINATIONS[kind]
+        filters = of_type("AWS::Logs::SubscriptionFilter")
+        groups = [f"/aws/eks/{n}/cluster" for n in listed.split(",") if n]
+        found = sorted(text_of(f.get("LogGroupName"), values) for f in filters.values())
+        expect(found == sorted(groups), f"[{where}] one subscription per listed cluster {groups}, found {found}")
+        permissions = of_type("AWS::Lambda::Permission")
+        for name, f in filters.items():
+            destination = f.get("DestinationArn")
+            if isinstance(destination, dict) and "Fn::Select" in destination:
+                index, choices = destination["Fn::Select"]
+                destination = choices[int(index)]
+            expect(text_of(destination, values) == arn, f"[{where}] {name} must send to {arn}, not {destination}")
+            expect(text_of(f.get("RoleArn", ""), values) == role, f"[{where}] {name}: RoleArn must be {role!r}")
+            expect(f.get("Distribution") == ("Random" if kind == "Stream" else None), f"[{where}] {name}: Distribution Random for a stream only")
+            group = text_of(f.get("LogGroupName"), values)
+            own = [
+                p for p, r in permissions.items()
+                if text_of(r.get("SourceArn"), values).endswith(f":log-group:{group}:*")
+            ]
+            if kind == "Function":
+                expect(len(own) == 1, f"[{where}] exactly one invoke permission for {group}, found {own}")
+                expect(
+                    all(text_of(permissions[p].get("FunctionName"), values) == arn and permissions[p].get("Principal") == "logs.amazonaws.com" for p in own),
+                    f"[{where}] {own} must let CloudWatch Logs invoke {arn}",
+                )
+                expect(
+                    any(mentions(f, {"Fn::GetAtt": [p, "Id"]}) for p in own),
+                    f"[{where}] {name} must wait for its permission {own}",
+                )
+            else:
+                expect(not own, f"[{where}] no invoke permission without a function, found {own}")
+
+        policies = of_type("AWS::Logs::AccountPolicy")
+        expect(len(policies) == int(policy), f"[{where}] an account policy exactly when AccountPolicy is true, found {sorted(policies)}")
+        for name, p in policies.items():
+            expect(p.get("PolicyType") == "SUBSCRIPTION_FILTER_POLICY", f"[{where}] {name} must be a subscription filter policy")
+            document = p.get("PolicyDocument", {}).get("Fn::ToJsonString", {})
+            expect(text_of(document.get("DestinationArn"), values) == arn, f"[{where}] {name} must send to {arn}")
+            expect(text_of(document.get("RoleArn", ""), values) == role, f"[{where}] {name}: RoleArn must be {role!r}")
+            criteria = text_of(p.get("SelectionCriteria"), values)
+            for excluded in params.get("ExcludedLogGroups", "").split(","):
+                expect(f'"{excluded}"' in criteria and criteria.startswith("LogGroupName NOT IN ["), f"[{where}] {name} must leave out {excluded!r}: {criteria}")
+            if kind == "Function":
+                everywhere = [q for q, r in permissions.items() if text_of(r.get("SourceArn"), values).endswith(":log-group:*")]
+                expect(len(everywhere) == 1, f"[{where}] the policy needs a permission for every group of the account, found {everywhere}")
+                expect(
+                    template["Resources"][name].get("DependsOn") in everywhere,
+                    f"[{where}] {name} must wait for the account-wide permission {everywhere}",
+                )
+
+    # Adding or removing a name adds or removes only that cluster's
+    # resources: the others keep their logical ids, so their subscriptions
+    # stay in place through the update.
+    for kind in CLUSTER_DESTINATIONS:
+        ids = {
+            listed: set(live_resources(template, cluster_params(kind, listed, False)))
+            for listed in ("alpha,beta-2", "alpha", "alpha,beta-2,gamma")
+        }
+        per_cluster = 2 if kind == "Function" else 1
+        expect(len(ids["alpha"]) == per_cluster, f"[clusters: {kind}] one cluster makes {per_cluster} resources, not {sorted(ids['alpha'])}")
+        expect(ids["alpha"] < ids["alpha,beta-2"] < ids["alpha,beta-2,gamma"], f"[clusters: {kind}] the clusters' logical ids must be stable: {ids}")
+        expect(
+            len(ids["alpha,beta-2,gamma"]) == 3 * per_cluster,
+            f"[clusters: {kind}] each cluster has its own resources: {sorted(ids['alpha,beta-2,gamma'])}",
+        )
 
 
 def check_function(template: dict, packaged: bool, template_path: Path, expect) -> dict:
@@ -707,6 +992,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("template", nargs="?", default=str(ROOT / "template.yaml"))
     parser.add_argument("--packaged", action="store_true")
+    parser.add_argument("--clusters", action="store_true", help="TEMPLATE is templates/clusters.yaml")
     parser.add_argument("--src", default=str(ROOT / "src"))
     parser.add_argument("--readme", default=str(ROOT / "README.md"))
     args = parser.parse_args()
@@ -722,11 +1008,14 @@ def main() -> int:
             problems.append(what)
 
     try:
-        variables = check_function(template, args.packaged, template_path, expect)
-        check_settings(template, variables, Path(args.src), Path(args.readme), expect)
-        check_rules(template, expect)
-        for scenario in SCENARIOS:
-            check_scenario(template, scenario, expect)
+        if args.clusters:
+            check_clusters(template, expect)
+        else:
+            variables = check_function(template, args.packaged, template_path, expect)
+            check_settings(template, variables, Path(args.src), Path(args.readme), expect)
+            check_rules(template, expect)
+            for scenario in SCENARIOS:
+                check_scenario(template, scenario, expect)
     except (KeyError, ValueError, TypeError, AttributeError, IndexError, Unresolvable) as e:
         problems.append(f"the template could not be resolved: {e!r}")
 

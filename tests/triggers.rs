@@ -487,7 +487,7 @@ async fn log_group_tags_are_added_and_cached_across_invocations() {
     assert_eq!(tags.len(), 11);
     assert!(
         tags.iter().all(|t| t.contains(
-            "kube_cluster_name:demo,aws_cloudformation_stack-name:eks-demo,cost_center:r_d_/_eu,service:audit_trail,team:platform,forwardername:"
+            "kube_cluster_name:demo,aws_account:123456789012,region:us-east-1,aws_cloudformation_stack-name:eks-demo,cost_center:r_d_/_eu,service:audit_trail,team:platform,forwardername:"
         )),
         "{tags:?}"
     );
@@ -577,11 +577,9 @@ async fn unreadable_log_group_tags_never_block_the_logs() {
     .await;
     assert_eq!(second["tag_fetch_errors"], 0);
     assert_eq!(intake.accepted_logs().len(), 22);
-    assert!(
-        ddtags(&intake)
-            .iter()
-            .all(|t| t.contains("kube_cluster_name:demo,forwardername:"))
-    );
+    assert!(ddtags(&intake).iter().all(|t| t.contains(
+        "kube_cluster_name:demo,aws_account:123456789012,region:us-east-1,forwardername:"
+    )));
     let stderr = process.stop();
     assert_eq!(
         stderr

@@ -19,6 +19,7 @@ use crate::api_key::{ApiKey, ApiKeySource, ApiKeyStore};
 use crate::audit::AuditSettings;
 use crate::audit::query::QueryError;
 use crate::limits;
+use crate::log_groups::LogGroupSelection;
 use crate::logging::LogLevel;
 use crate::metrics::MetricsSettings;
 use crate::proxy::{ProxySettings, ProxyUrl};
@@ -73,6 +74,9 @@ pub struct Config {
     pub log_level: LogLevel,
     /// `DD_MAX_DECOMPRESSED_BYTES`.
     pub max_decompressed_bytes: usize,
+    /// `DD_LOG_GROUP_PREFIXES`: the log groups whose documents are
+    /// forwarded.
+    pub log_groups: LogGroupSelection,
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`.
     pub proxy: ProxySettings,
 }
@@ -134,6 +138,7 @@ impl Config {
                     .unwrap_or_default(),
                 source_override: env.get("DD_SOURCE"),
                 forwarder_name: forwarder_name.clone(),
+                region: env.get("AWS_REGION"),
             },
             audit: audit::audit_settings(&env)?,
             spill: spill_settings(&env, &forwarder_name)?,
@@ -141,6 +146,7 @@ impl Config {
             log_group_tags_ttl: log_group_tags_ttl(&env)?,
             log_level: log_level(&env)?,
             max_decompressed_bytes: max_decompressed_bytes(&env)?,
+            log_groups: log_groups(&env)?,
             proxy: proxy_settings(&env)?,
         })
     }
@@ -212,6 +218,17 @@ fn log_level(env: &Env<'_>) -> Result<LogLevel, ConfigError> {
             variable: "DD_LOG_LEVEL",
             value: v,
             accepts: "one of error, warn, info, debug",
+        }),
+    }
+}
+
+fn log_groups(env: &Env<'_>) -> Result<LogGroupSelection, ConfigError> {
+    match env.get("DD_LOG_GROUP_PREFIXES") {
+        None => Ok(LogGroupSelection::default()),
+        Some(v) => LogGroupSelection::parse(&v).ok_or(ConfigError::Invalid {
+            variable: "DD_LOG_GROUP_PREFIXES",
+            value: v,
+            accepts: LogGroupSelection::ACCEPTS,
         }),
     }
 }

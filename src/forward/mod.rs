@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::decode::DecodeError;
 use crate::group_tags::{GroupTagCache, GroupTags, partition_of};
 use crate::limits;
+use crate::log_groups::LogGroupSelection;
 use crate::metrics::{InvocationSummary, MetricsSettings, SummarySource};
 use crate::proxy::ProxySettings;
 use crate::s3_object::ObjectError;
@@ -147,6 +148,8 @@ pub struct Forwarder {
     shaper: LogShaper,
     batch_limits: BatchLimits,
     max_decompressed_bytes: usize,
+    /// `DD_LOG_GROUP_PREFIXES`: documents of other groups are passed over.
+    log_groups: LogGroupSelection,
     destination: Destination,
     /// With `DD_STORE_FAILED_EVENTS`: where undelivered logs are kept.
     spill: Option<Arc<SpillStore>>,
@@ -167,6 +170,7 @@ impl Forwarder {
             shaper: LogShaper::new(&config.shape),
             batch_limits: BatchLimits::default(),
             max_decompressed_bytes: config.max_decompressed_bytes,
+            log_groups: config.log_groups.clone(),
             destination,
             spill: None,
             metrics: config.metrics.clone(),

@@ -105,11 +105,16 @@ impl Forwarder {
             })?;
             if probe.log_events.is_some() {
                 let doc = parse_document(value).map_err(|e| value_error(offset, e.into()))?;
-                summary.events_in += doc.log_events.len();
                 if doc.is_control_message() {
+                    summary.events_in += doc.log_events.len();
                     summary.control_message = true;
                     continue;
                 }
+                if !self.log_groups.admits(&doc.log_group) {
+                    self.pass_over(&doc.log_group, invocation, summary);
+                    continue;
+                }
+                summary.events_in += doc.log_events.len();
                 let tags = self
                     .group_tags(&doc.owner, &doc.log_group, invocation, summary)
                     .await;

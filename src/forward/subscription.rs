@@ -4,7 +4,7 @@
 
 use super::delivery::ShipTally;
 use super::{ForwardError, Forwarder, Invocation};
-use crate::decode::{decompress_payload, parse_document};
+use crate::decode::{decompress_payload, parse_document, peek_header};
 use crate::limits;
 use crate::metrics::{InvocationSummary, SummarySource};
 use crate::shape::LogOrigin;
@@ -19,15 +19,32 @@ impl Forwarder {
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<bool, ForwardError> {
+        // A document of another log group (an account-level policy sends
+        // them all) is passed over on its first kilobytes when they show
+        // its group, and after the full parse otherwise.
+        if !self.log_groups.is_all()
+            && let Some(header) = peek_header(data)
+            && header.message_type == "DATA_MESSAGE"
+            && !self.log_groups.admits(&header.log_group)
+        {
+            self.pass_over(&header.log_group, invocation, summary);
+            return Ok(true);
+        }
         let decompressed = decompress_payload(data, self.max_decompressed_bytes)?;
         let doc = parse_document(&decompressed)?;
-        summary.log_group = doc.log_group.to_string();
-        summary.events_in += doc.log_events.len();
         if doc.is_control_message() {
+            summary.log_group = doc.log_group.to_string();
+            summary.events_in += doc.log_events.len();
             summary.control_message = true;
             tracing::debug!(request_id = %invocation.request_id, "CloudWatch Logs control message: nothing to send");
             return Ok(true);
         }
+        if !self.log_groups.admits(&doc.log_group) {
+            self.pass_over(&doc.log_group, invocation, summary);
+            return Ok(true);
+        }
+        summary.log_group = doc.log_group.to_string();
+        summary.events_in += doc.log_events.len();
 
         let origin = LogOrigin::subscription(&doc);
         let tags = self
@@ -59,5 +76,20 @@ impl Forwarder {
         self.ship(outbox.finish(), invocation, summary, &mut tally)
             .await?;
         tally.finish()
+    }
+
+    /// Counts a document of a log group `DD_LOG_GROUP_PREFIXES` leaves out.
+    pub(super) fn pass_over(
+        &self,
+        log_group: &str,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+    ) {
+        summary.documents_passed_over += 1;
+        tracing::debug!(
+            request_id = %invocation.request_id,
+            log_group,
+            "a document of a log group DD_LOG_GROUP_PREFIXES leaves out: passed over"
+        );
     }
 }

@@ -55,6 +55,7 @@ impl ForwarderProcess {
         let mut all = vec![
             ("AWS_LAMBDA_RUNTIME_API", runtime_api),
             ("AWS_LAMBDA_FUNCTION_NAME", "EKS-Audit-Forwarder"),
+            ("AWS_REGION", "eu-west-1"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             (
