@@ -70,11 +70,35 @@ impl SubscriptionDocument<'_> {
 /// and escapes included.
 #[derive(Debug, Deserialize)]
 pub struct CloudWatchLogEvent<'a> {
-    #[serde(borrow)]
+    /// A string of digits from CloudWatch Logs; a whole number, as
+    /// emulators such as moto write it, is taken as its digits.
+    #[serde(borrow, deserialize_with = "event_id")]
     pub id: Cow<'a, str>,
     pub timestamp: i64,
     #[serde(borrow)]
     pub message: &'a RawValue,
+}
+
+/// An event id: a string (borrowed when it has no escape) or a whole
+/// number.
+fn event_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+    struct EventId;
+    impl<'de> serde::de::Visitor<'de> for EventId {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a whole number")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+    }
+    deserializer.deserialize_any(EventId)
 }
 
 /// Decodes `awslogs.data` into the decompressed document bytes.
@@ -529,6 +553,30 @@ mod tests {
             .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
             .collect();
         format!("{{{}}}", body.join(","))
+    }
+
+    #[test]
+    fn an_event_id_is_a_string_or_a_whole_number() {
+        let doc = |id: &str| {
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":{id},"timestamp":1,"message":"m"}}]}}"#
+            )
+        };
+        for (id, expected) in [
+            (r#""3780""#, "3780"),
+            (r#""37\u0038""#, "378"),
+            ("0", "0"),
+            ("42", "42"),
+        ] {
+            let text = doc(id);
+            let parsed = parse_document(text.as_bytes()).unwrap();
+            assert_eq!(parsed.log_events[0].id, expected, "{id}");
+        }
+        for id in ["-1", "1.5", "null", "[]"] {
+            let text = doc(id);
+            let e = parse_document(text.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("a string or a whole number"), "{id}: {e}");
+        }
     }
 
     #[test]

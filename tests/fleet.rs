@@ -1,7 +1,8 @@
 //! Fleet scale end to end (issue 15): one Kinesis batch as a central
 //! account's stream delivers it, mixing clusters, accounts and a log group
-//! outside `/aws/eks/`, through the binary and the Runtime API; and two
-//! regions' forwarders, each tagging its own region.
+//! outside `/aws/eks/`, through the binary and the Runtime API; two
+//! regions' forwarders, each tagging its own region; and, where moto has
+//! the calls, clusters' log groups subscribed to a stream for real.
 
 mod support;
 
@@ -11,6 +12,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use support::ForwarderProcess;
 use support::intake::{Fault, IntakeContract, IntakeEmulator};
+use support::moto::Moto;
 use support::payload::audit_message;
 use support::runtime_api::{InvocationResult, RuntimeApi};
 
@@ -173,4 +175,139 @@ async fn each_regions_forwarder_tags_its_own_region() {
         }
         process.stop();
     }
+}
+
+/// Sets up, in moto, a Kinesis stream and one log group per cluster
+/// subscribed to it, puts each cluster's messages (JSON on stdin, by
+/// cluster) and prints the stream's records as a Lambda Kinesis event.
+const MOTO_STREAM_SCRIPT: &str = r#"
+import base64, boto3, json, sys, time
+endpoint, region = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
+logs, kinesis, iam = (boto3.client(s, **kw) for s in ("logs", "kinesis", "iam"))
+kinesis.create_stream(StreamName="eks-audit", ShardCount=1)
+stream = kinesis.describe_stream(StreamName="eks-audit")["StreamDescription"]["StreamARN"]
+role = iam.create_role(RoleName="logs-to-stream", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+now = int(time.time() * 1000)
+for cluster, messages in json.load(sys.stdin).items():
+    group = f"/aws/eks/{cluster}/cluster"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="kube-apiserver-audit-0a1b")
+    logs.put_subscription_filter(logGroupName=group, filterName="eks-audit-forwarder", filterPattern="",
+                                 destinationArn=stream, roleArn=role, distribution="Random")
+    logs.put_log_events(logGroupName=group, logStreamName="kube-apiserver-audit-0a1b",
+                        logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(messages)])
+iterator = kinesis.get_shard_iterator(StreamName="eks-audit", ShardId="shardId-000000000000",
+                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+records = kinesis.get_records(ShardIterator=iterator)["Records"]
+print(json.dumps({"Records": [{
+    "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": r["PartitionKey"], "sequenceNumber": r["SequenceNumber"],
+                "data": base64.b64encode(r["Data"]).decode(), "approximateArrivalTimestamp": 0},
+    "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": "shardId-000000000000:" + r["SequenceNumber"],
+    "eventName": "aws:kinesis:record", "awsRegion": region, "eventSourceARN": stream} for r in records]}))
+"#;
+
+/// The chain as far as moto has it: two clusters' log groups subscribed to
+/// a Kinesis stream (moto delivers `PutLogEvents` to it), the stream's
+/// records read back and handed to the forwarder as Lambda would. moto has
+/// no account policies and no delivery through a destination
+/// (docs/testing.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_groups_subscribed_to_a_stream_in_moto_reach_the_intake_tagged() {
+    let moto = Moto::start();
+    let by_cluster = json!({
+        "alpha": [audit_message(0), audit_message(1)],
+        "beta-2": [audit_message(2)],
+    });
+    let python = std::env::var("EAF_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let mut child = std::process::Command::new(&python)
+        .args([
+            "-c",
+            MOTO_STREAM_SCRIPT,
+            moto.endpoint(),
+            support::moto::REGION,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(by_cluster.to_string().as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let event = out.stdout;
+    let records: Value = serde_json::from_slice(&event).unwrap();
+    assert_eq!(
+        records["Records"].as_array().unwrap().len(),
+        2,
+        "one record per PutLogEvents"
+    );
+
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let process = start(&runtime, &intake, support::moto::REGION);
+    let response = invoke(&mut runtime, "moto", event).await;
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    let logs = intake.accepted_logs();
+    assert_eq!(logs.len(), 3);
+    for log in &logs {
+        let n = event_number(log);
+        let cluster = if n < 2 { "alpha" } else { "beta-2" };
+        assert_eq!(log["message"].as_str().unwrap(), audit_message(n));
+        let tags = log["ddtags"].as_str().unwrap();
+        assert!(
+            tags.contains(&format!(
+                "kube_cluster_name:{cluster},aws_account:123456789012,region:{},",
+                support::moto::REGION
+            )),
+            "{tags}"
+        );
+    }
+    process.stop();
+}
+
+/// The function's own log group is never forwarded, whatever
+/// `DD_LOG_GROUP_PREFIXES` says: its logs would invoke it again without
+/// end. The mistake is logged as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_functions_own_log_group_is_never_forwarded() {
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let url = intake.url();
+    // start_lambda names the function's log group /aws/lambda/eks-audit-forwarder.
+    let process = ForwarderProcess::start_lambda(
+        &runtime.address(),
+        &[
+            ("DD_URL", url.as_str()),
+            ("DD_NO_SSL", "true"),
+            ("DD_API_KEY", intake.api_key()),
+            ("DD_LOG_GROUP_PREFIXES", "*"),
+        ],
+    );
+    let (event, _) = kinesis_event(&[
+        record_data("111111111111", "/aws/lambda/eks-audit-forwarder", 0, 2),
+        record_data("111111111111", "/aws/lambda/payments", 2, 1),
+    ]);
+    let response = invoke(&mut runtime, "own", event).await;
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    let logs = intake.accepted_logs();
+    assert_eq!(logs.len(), 1, "only the other group's log");
+    assert_eq!(
+        logs[0]["aws"]["awslogs"]["logGroup"],
+        "/aws/lambda/payments"
+    );
+    let stderr = process.stop();
+    assert!(stderr.contains("\"documents_passed_over\":1"), "{stderr}");
+    assert!(
+        stderr.contains("own log group is subscribed to it"),
+        "{stderr}"
+    );
 }

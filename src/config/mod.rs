@@ -77,6 +77,9 @@ pub struct Config {
     /// `DD_LOG_GROUP_PREFIXES`: the log groups whose documents are
     /// forwarded.
     pub log_groups: LogGroupSelection,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`: the function's own log group, never
+    /// forwarded (its logs would invoke it again without end).
+    pub own_log_group: Option<String>,
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`.
     pub proxy: ProxySettings,
 }
@@ -147,6 +150,7 @@ impl Config {
             log_level: log_level(&env)?,
             max_decompressed_bytes: max_decompressed_bytes(&env)?,
             log_groups: log_groups(&env)?,
+            own_log_group: env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
             proxy: proxy_settings(&env)?,
         })
     }

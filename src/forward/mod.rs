@@ -150,6 +150,8 @@ pub struct Forwarder {
     max_decompressed_bytes: usize,
     /// `DD_LOG_GROUP_PREFIXES`: documents of other groups are passed over.
     log_groups: LogGroupSelection,
+    /// The function's own log group, always passed over.
+    own_log_group: Option<String>,
     destination: Destination,
     /// With `DD_STORE_FAILED_EVENTS`: where undelivered logs are kept.
     spill: Option<Arc<SpillStore>>,
@@ -171,6 +173,7 @@ impl Forwarder {
             batch_limits: BatchLimits::default(),
             max_decompressed_bytes: config.max_decompressed_bytes,
             log_groups: config.log_groups.clone(),
+            own_log_group: config.own_log_group.clone(),
             destination,
             spill: None,
             metrics: config.metrics.clone(),

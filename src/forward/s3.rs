@@ -110,7 +110,7 @@ impl Forwarder {
                     summary.control_message = true;
                     continue;
                 }
-                if !self.log_groups.admits(&doc.log_group) {
+                if self.passes_over(&doc.log_group) {
                     self.pass_over(&doc.log_group, invocation, summary);
                     continue;
                 }

@@ -22,10 +22,10 @@ impl Forwarder {
         // A document of another log group (an account-level policy sends
         // them all) is passed over on its first kilobytes when they show
         // its group, and after the full parse otherwise.
-        if !self.log_groups.is_all()
+        if (!self.log_groups.is_all() || self.own_log_group.is_some())
             && let Some(header) = peek_header(data)
             && header.message_type == "DATA_MESSAGE"
-            && !self.log_groups.admits(&header.log_group)
+            && self.passes_over(&header.log_group)
         {
             self.pass_over(&header.log_group, invocation, summary);
             return Ok(true);
@@ -39,7 +39,7 @@ impl Forwarder {
             tracing::debug!(request_id = %invocation.request_id, "CloudWatch Logs control message: nothing to send");
             return Ok(true);
         }
-        if !self.log_groups.admits(&doc.log_group) {
+        if self.passes_over(&doc.log_group) {
             self.pass_over(&doc.log_group, invocation, summary);
             return Ok(true);
         }
@@ -78,7 +78,13 @@ impl Forwarder {
         tally.finish()
     }
 
-    /// Counts a document of a log group `DD_LOG_GROUP_PREFIXES` leaves out.
+    /// Whether the documents of `log_group` are passed over: a group
+    /// `DD_LOG_GROUP_PREFIXES` leaves out, or the function's own.
+    pub(super) fn passes_over(&self, log_group: &str) -> bool {
+        self.own_log_group.as_deref() == Some(log_group) || !self.log_groups.admits(log_group)
+    }
+
+    /// Counts a document [`Self::passes_over`] names, and says why.
     pub(super) fn pass_over(
         &self,
         log_group: &str,
@@ -86,10 +92,18 @@ impl Forwarder {
         summary: &mut InvocationSummary,
     ) {
         summary.documents_passed_over += 1;
-        tracing::debug!(
-            request_id = %invocation.request_id,
-            log_group,
-            "a document of a log group DD_LOG_GROUP_PREFIXES leaves out: passed over"
-        );
+        if self.own_log_group.as_deref() == Some(log_group) {
+            tracing::error!(
+                request_id = %invocation.request_id,
+                log_group,
+                "the function's own log group is subscribed to it (an account-level subscription policy?): its logs invoke it again without end; leave the group out (ExcludedLogGroups in templates/clusters.yaml)"
+            );
+        } else {
+            tracing::debug!(
+                request_id = %invocation.request_id,
+                log_group,
+                "a document of a log group DD_LOG_GROUP_PREFIXES leaves out: passed over"
+            );
+        }
     }
 }

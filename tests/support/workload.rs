@@ -247,10 +247,16 @@ pub fn audit_messages(mix: Mix, seed: u64) -> Vec<String> {
 
 /// The decoded subscription document holding `messages`.
 pub fn document(messages: &[String]) -> String {
+    document_of("123456789012", GROUP, messages)
+}
+
+/// The decoded subscription document of `owner`'s `log_group` holding
+/// `messages`.
+pub fn document_of(owner: &str, log_group: &str, messages: &[String]) -> String {
     let mut doc = String::with_capacity(messages.iter().map(|m| m.len() + 200).sum());
     write!(
         doc,
-        r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{GROUP}","logStream":"{STREAM}","subscriptionFilters":["eks-audit-forwarder"],"logEvents":["#
+        r#"{{"messageType":"DATA_MESSAGE","owner":"{owner}","logGroup":"{log_group}","logStream":"{STREAM}","subscriptionFilters":["eks-audit-forwarder"],"logEvents":["#
     )
     .unwrap();
     for (i, m) in messages.iter().enumerate() {
