@@ -73,6 +73,23 @@ fn kinesis_batch(
     (body, records.len() * EVENTS_PER_RECORD)
 }
 
+/// The mean size of a record's data (gzip, before base64): what a
+/// subscription writes to the stream for 100 events.
+fn mean_record_bytes(event: &[u8]) -> usize {
+    let event: Value = serde_json::from_slice(event).unwrap();
+    let records = event["Records"].as_array().unwrap();
+    let total: usize = records
+        .iter()
+        .map(|r| {
+            base64::engine::general_purpose::STANDARD
+                .decode(r["kinesis"]["data"].as_str().unwrap())
+                .unwrap()
+                .len()
+        })
+        .sum();
+    total / records.len()
+}
+
 /// Record `i` of a fleet batch: 50 clusters, 10 in each of 5 accounts.
 fn fleet_group(i: usize) -> (String, String) {
     let cluster = i % CLUSTERS;
@@ -270,6 +287,11 @@ fn main() {
         );
 
         let (event, events) = hundred.expect("a batch measured");
+        println!();
+        println!(
+            "A record of {EVENTS_PER_RECORD} events is {} bytes of gzip on the stream",
+            mean_record_bytes(&event)
+        );
         println!();
         println!("| parallel batches (F) | events per second, all together (wall) | CPU / batch | peak RSS of each |");
         println!("|---|---|---|---|");

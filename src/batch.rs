@@ -193,6 +193,15 @@ impl Batcher {
         self.closed.len()
     }
 
+    pub fn limits(&self) -> BatchLimits {
+        self.limits
+    }
+
+    /// Whether the open batch has no log yet.
+    pub fn open_is_empty(&self) -> bool {
+        self.open.entries.is_empty()
+    }
+
     /// All batches, the last one closed.
     pub fn finish(mut self) -> Vec<IntakeBatch> {
         if !self.open.entries.is_empty() {

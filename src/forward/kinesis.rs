@@ -1,12 +1,16 @@
-//! The Kinesis Data Streams trigger: record by record, each one a
-//! subscription document, answered with a partial batch response.
+//! The Kinesis Data Streams trigger: every record a subscription document,
+//! their logs batched together, answered with a partial batch response.
 //!
-//! A record whose logs were neither delivered nor kept in S3 is named in
-//! `batchItemFailures`; Lambda then retries the batch from the lowest failed
-//! sequence number, so records after it may be sent again (at-least-once,
-//! as with any retry). Every record is attempted even after one fails:
-//! when Lambda gives up on a batch after `MaximumRetryAttempts`, the
-//! records after a failed one must already have gone out.
+//! The records' logs share request bodies, so a batch of many small
+//! records makes a request or two, not one per record. A record whose logs
+//! were neither delivered nor kept in S3 is named in `batchItemFailures`:
+//! when the intake named each log it refused (a 400 or 413 narrowed down to
+//! single logs), the records of those logs; otherwise every record with a
+//! log in the failed requests. Lambda then retries the batch from the
+//! lowest failed sequence number, so records after it may be sent again
+//! (at-least-once, as with any retry). Every record is attempted even after
+//! one fails: when Lambda gives up on a batch after `MaximumRetryAttempts`,
+//! the records after a failed one must already have gone out.
 //!
 //! An undecodable record (bad base64, gzip or document) is logged with its
 //! sequence number. Retrying cannot fix it, so with `DD_STORE_FAILED_EVENTS`
@@ -17,6 +21,8 @@
 //! numbers to the on-failure destination and the shard moves on; the record
 //! stays readable in the stream for its retention period.
 
+use super::delivery::ShipTally;
+use super::outbox::Outbox;
 use crate::batch::IntakeBatch;
 use crate::forward::invocation::spill_write_deadline;
 use crate::forward::{ForwardError, Forwarder, Invocation};
@@ -33,30 +39,52 @@ impl Forwarder {
         summary: &mut InvocationSummary,
     ) -> Vec<BatchItemFailure> {
         summary.records_in = records.len();
-        let mut failures = Vec::new();
-        for record in records {
-            let Err(e) = self.forward_logs(&record.data, invocation, summary).await else {
-                continue;
-            };
-            let undecodable = matches!(e, ForwardError::Decode(_));
-            if undecodable {
-                summary.records_undecodable += 1;
-                if self.keep_undecodable(record, &e, invocation, summary).await {
-                    continue;
+        let mut judged = RecordJudgement::new(records.len());
+        // One outbox for the whole batch: the records' logs share request
+        // bodies, so a hundred small records make a request or two, not a
+        // hundred.
+        let mut outbox = self.outbox();
+        outbox.track_records();
+        // Every record before this one had all its logs in requests already
+        // answered (delivered, kept, or marked failed).
+        let mut settled = 0;
+        for (i, record) in records.iter().enumerate() {
+            outbox.begin_record(i);
+            let pushed = outbox.pushed();
+            let mut tally = ShipTally::default();
+            let added = self
+                .add_document(&record.data, &mut outbox, invocation, summary, &mut tally)
+                .await;
+            judged.with_logs[i] = outbox.pushed() > pushed;
+            match added {
+                Err(e @ ForwardError::Decode(_)) => {
+                    summary.records_undecodable += 1;
+                    if !self.keep_undecodable(record, &e, invocation, summary).await {
+                        judged.fail(i, records, &e, true, invocation);
+                    }
                 }
+                Err(e) => judged.fail_requests(settled..=i, &outbox, records, &e, invocation),
+                Ok(()) => {}
             }
-            tracing::error!(
-                request_id = %invocation.request_id,
-                sequence_number = %record.sequence_number,
-                undecodable,
-                error_type = e.error_type(),
-                error = %e.error_message(),
-                "Kinesis record not forwarded; reported in batchItemFailures for Lambda to retry"
-            );
-            failures.push(BatchItemFailure {
-                item_identifier: record.sequence_number.clone(),
-            });
+            if let Err(e) = tally.finish() {
+                judged.fail_requests(settled..=i, &outbox, records, &e, invocation);
+            }
+            settled = outbox.first_untaken_record().unwrap_or(i + 1);
         }
+        if settled < records.len() {
+            let mut tally = ShipTally::default();
+            let last = records.len() - 1;
+            if let Err(e) = self
+                .ship(outbox.take_all(), invocation, summary, &mut tally)
+                .await
+            {
+                judged.fail_requests(settled..=last, &outbox, records, &e, invocation);
+            }
+            if let Err(e) = tally.finish() {
+                judged.fail_requests(settled..=last, &outbox, records, &e, invocation);
+            }
+        }
+        let failures = judged.failures(records);
         summary.records_failed = failures.len();
         failures
     }
@@ -120,5 +148,88 @@ impl Forwarder {
                 false
             }
         }
+    }
+}
+
+/// Which records of a batch failed.
+struct RecordJudgement {
+    failed: Vec<bool>,
+    /// Records that added at least one log (a control message or a passed
+    /// over group adds none, and is never in a failed request).
+    with_logs: Vec<bool>,
+}
+
+impl RecordJudgement {
+    fn new(records: usize) -> Self {
+        Self {
+            failed: vec![false; records],
+            with_logs: vec![false; records],
+        }
+    }
+
+    fn fail(
+        &mut self,
+        index: usize,
+        records: &[KinesisRecord],
+        error: &ForwardError,
+        undecodable: bool,
+        invocation: &Invocation,
+    ) {
+        if std::mem::replace(&mut self.failed[index], true) {
+            return;
+        }
+        tracing::error!(
+            request_id = %invocation.request_id,
+            sequence_number = %records[index].sequence_number,
+            undecodable,
+            error_type = error.error_type(),
+            error = %error.error_message(),
+            "Kinesis record not forwarded; reported in batchItemFailures for Lambda to retry"
+        );
+    }
+
+    /// Requests holding logs of the records in `range` were neither
+    /// delivered nor kept. When the intake named every log it refused (a
+    /// 400 or 413 narrowed down to single logs), their records fail;
+    /// otherwise every record of the range with a log does.
+    fn fail_requests(
+        &mut self,
+        range: std::ops::RangeInclusive<usize>,
+        outbox: &Outbox<'_>,
+        records: &[KinesisRecord],
+        error: &ForwardError,
+        invocation: &Invocation,
+    ) {
+        let named = match error {
+            ForwardError::Undelivered { failures, .. }
+                if failures.failed > 0
+                    && failures.failed
+                        == failures.rejected_ids.len() + failures.too_large_ids.len() =>
+            {
+                failures
+                    .rejected_ids
+                    .iter()
+                    .chain(&failures.too_large_ids)
+                    .map(|id| outbox.record_of(id))
+                    .collect::<Option<Vec<usize>>>()
+            }
+            _ => None,
+        };
+        let targets = named.unwrap_or_else(|| range.filter(|&r| self.with_logs[r]).collect());
+        for index in targets {
+            self.fail(index, records, error, false, invocation);
+        }
+    }
+
+    /// The failed records, in their order.
+    fn failures(&self, records: &[KinesisRecord]) -> Vec<BatchItemFailure> {
+        records
+            .iter()
+            .zip(&self.failed)
+            .filter(|(_, failed)| **failed)
+            .map(|(record, _)| BatchItemFailure {
+                item_identifier: record.sequence_number.clone(),
+            })
+            .collect()
     }
 }

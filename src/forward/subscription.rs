@@ -3,6 +3,7 @@
 //! into batches, and shipped.
 
 use super::delivery::ShipTally;
+use super::outbox::Outbox;
 use super::{ForwardError, Forwarder, Invocation};
 use crate::decode::{decompress_payload, parse_document, peek_header};
 use crate::limits;
@@ -10,15 +11,37 @@ use crate::metrics::{InvocationSummary, SummarySource};
 use crate::shape::LogOrigin;
 
 impl Forwarder {
-    /// One subscription document (base64 of gzip), from `awslogs.data` or a
-    /// Kinesis record. `Ok(true)` when every log was delivered, `Ok(false)`
-    /// when some were kept in S3 instead.
+    /// One subscription document (base64 of gzip) from `awslogs.data`.
+    /// `Ok(true)` when every log was delivered, `Ok(false)` when some were
+    /// kept in S3 instead.
     pub(super) async fn forward_logs(
         &self,
         data: &str,
         invocation: &Invocation,
         summary: &mut InvocationSummary,
     ) -> Result<bool, ForwardError> {
+        // Full batches go out while the rest are built, so a large document
+        // costs its own bytes and a few request bodies, not twice its size.
+        let mut outbox = self.outbox();
+        let mut tally = ShipTally::default();
+        self.add_document(data, &mut outbox, invocation, summary, &mut tally)
+            .await?;
+        self.ship(outbox.finish(), invocation, summary, &mut tally)
+            .await?;
+        tally.finish()
+    }
+
+    /// Decodes one subscription document (base64 of gzip, from
+    /// `awslogs.data` or a Kinesis record) and adds its events to `outbox`,
+    /// shipping full batches as they fill; the caller ships the rest.
+    pub(super) async fn add_document(
+        &self,
+        data: &str,
+        outbox: &mut Outbox<'_>,
+        invocation: &Invocation,
+        summary: &mut InvocationSummary,
+        tally: &mut ShipTally,
+    ) -> Result<(), ForwardError> {
         // A document of another log group (an account-level policy sends
         // them all) is passed over on its first kilobytes when they show
         // its group, and after the full parse otherwise.
@@ -28,7 +51,7 @@ impl Forwarder {
             && self.passes_over(&header.log_group)
         {
             self.pass_over(&header.log_group, invocation, summary);
-            return Ok(true);
+            return Ok(());
         }
         let decompressed = decompress_payload(data, self.max_decompressed_bytes)?;
         let doc = parse_document(&decompressed)?;
@@ -37,11 +60,11 @@ impl Forwarder {
             summary.events_in += doc.log_events.len();
             summary.control_message = true;
             tracing::debug!(request_id = %invocation.request_id, "CloudWatch Logs control message: nothing to send");
-            return Ok(true);
+            return Ok(());
         }
         if self.passes_over(&doc.log_group) {
             self.pass_over(&doc.log_group, invocation, summary);
-            return Ok(true);
+            return Ok(());
         }
         summary.log_group = doc.log_group.to_string();
         summary.events_in += doc.log_events.len();
@@ -56,10 +79,6 @@ impl Forwarder {
         if summary.source == SummarySource::Unknown {
             summary.source = SummarySource::Subscription(shape.source().to_owned());
         }
-        // Full batches go out while the rest are built, so a large document
-        // costs its own bytes and a few request bodies, not twice its size.
-        let mut outbox = self.outbox();
-        let mut tally = ShipTally::default();
         for event in &doc.log_events {
             outbox.push(
                 &shape,
@@ -69,13 +88,11 @@ impl Forwarder {
                 summary,
             )?;
             if outbox.full_batches() >= limits::BATCHES_IN_FLIGHT {
-                self.ship(outbox.take_full(), invocation, summary, &mut tally)
+                self.ship(outbox.take_full(), invocation, summary, tally)
                     .await?;
             }
         }
-        self.ship(outbox.finish(), invocation, summary, &mut tally)
-            .await?;
-        tally.finish()
+        Ok(())
     }
 
     /// Whether the documents of `log_group` are passed over: a group
