@@ -30,21 +30,24 @@ impl LogGroupSelection {
     pub const ACCEPTS: &'static str =
         "* for every log group, or log group name prefixes separated by commas, such as /aws/eks/";
 
-    /// A comma-separated list of prefixes, or `*`. Empty entries are
-    /// dropped; `None` when nothing is left or `*` is mixed with prefixes.
+    /// A comma-separated list of prefixes, or `*` (which takes every
+    /// group, whatever else is listed: the template adds `LogGroupName` to
+    /// `LogGroupPrefixes`). Empty entries are dropped; `None` when nothing
+    /// is left.
     pub fn parse(value: &str) -> Option<Self> {
         let entries: Vec<&str> = value
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .collect();
-        match entries.as_slice() {
-            [] => None,
-            ["*"] => Some(Self::All),
-            _ if entries.contains(&"*") => None,
-            _ => Some(Self::Prefixes(
+        if entries.is_empty() {
+            None
+        } else if entries.contains(&"*") {
+            Some(Self::All)
+        } else {
+            Some(Self::Prefixes(
                 entries.into_iter().map(str::to_owned).collect(),
-            )),
+            ))
         }
     }
 
@@ -87,9 +90,14 @@ mod tests {
                 "/custom/audit".into()
             ]))
         );
-        for refused in ["", " , ", "*,/aws/eks/"] {
+        for refused in ["", " , "] {
             assert_eq!(LogGroupSelection::parse(refused), None, "{refused:?}");
         }
+        // As the template writes LogGroupPrefixes=* with a LogGroupName.
+        assert_eq!(
+            LogGroupSelection::parse("*,/custom/audit"),
+            Some(LogGroupSelection::All)
+        );
         let custom = LogGroupSelection::parse("/aws/eks/,/custom/audit").unwrap();
         assert!(custom.admits("/custom/audit-2"));
         assert!(!custom.admits("/custom/other"));

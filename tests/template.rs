@@ -179,6 +179,29 @@ fn the_clusters_template_passes_cfn_lint_for_each_destination() {
     checkov(&clusters_template());
 }
 
+fn members_template() -> PathBuf {
+    support::repo_root().join("templates/members.yaml")
+}
+
+/// templates/members.yaml, for StackSets: linted, checked by checkov, and
+/// its account policy's document valid JSON for every value the
+/// parameters accept.
+#[test]
+fn the_members_template_passes_its_checks() {
+    cfn_lint(&members_template());
+    run(Command::new(venv_tool("cfn-lint"))
+        .arg(members_template())
+        .arg("--parameters")
+        .arg("DestinationArn=arn:aws:logs:eu-west-1:999988887777:destination:eks-audit-forwarder-central"));
+    sam_validate(&members_template(), &std::env::var("PATH").unwrap());
+    checkov(&members_template());
+    let (out, text) = template_check(&["--members".as_ref(), members_template().as_os_str()]);
+    assert!(
+        out.status.success(),
+        "tests/template_check.py --members:\n{text}"
+    );
+}
+
 /// One subscription (and for a function one permission) per listed
 /// cluster, stable through updates; the account policy to the right
 /// destination with the forwarder's own group left out.
@@ -360,15 +383,20 @@ async fn release_templates_deploy_their_zips_without_a_rust_toolchain() {
     // Two zips (one per architecture), LICENSE and README.
     assert!(list_keys(&s3, "artifacts", "").await.len() >= 4);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
-    assert_eq!(sums.lines().count(), 7, "{sums}");
-    // The clusters' template ships beside them, as it is: it has no code,
-    // and CloudFormation expands it.
-    let clusters = out.join(format!("eks-audit-forwarder-clusters-{version}.yaml"));
-    assert_eq!(
-        std::fs::read(&clusters).unwrap(),
-        std::fs::read(clusters_template()).unwrap()
-    );
-    assert!(sums.contains(&format!("  eks-audit-forwarder-clusters-{version}.yaml\n")));
+    assert_eq!(sums.lines().count(), 8, "{sums}");
+    // The clusters' and members' templates ship beside them, as they are:
+    // they have no code.
+    for (name, source) in [
+        ("clusters", clusters_template()),
+        ("members", members_template()),
+    ] {
+        let shipped = out.join(format!("eks-audit-forwarder-{name}-{version}.yaml"));
+        assert_eq!(
+            std::fs::read(&shipped).unwrap(),
+            std::fs::read(source).unwrap()
+        );
+        assert!(sums.contains(&format!("  eks-audit-forwarder-{name}-{version}.yaml\n")));
+    }
 }
 
 /// The mode and content of `name` in a zip, read with Python's zipfile

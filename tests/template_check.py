@@ -833,6 +833,61 @@ def live_resources(template: dict, params: dict[str, str]) -> dict[str, dict]:
     return {n: resolved(r, conditions) for n, r in t["Resources"].items() if conditions.get(r.get("Condition"), True)}
 
 
+def check_selection(policy: dict, params: dict[str, str], values: dict, where: str, expect) -> None:
+    """An account policy leaves out exactly ExcludedLogGroups, and names
+    no group at all when there is none to leave out."""
+    excluded = [g for g in params.get("ExcludedLogGroups", "").split(",") if g]
+    if not excluded:
+        expect("SelectionCriteria" not in policy, f"{where}: no SelectionCriteria without groups to leave out")
+        return
+    criteria = text_of(policy.get("SelectionCriteria"), values)
+    listed = json.loads(criteria.removeprefix("LogGroupName NOT IN ")) if criteria.startswith("LogGroupName NOT IN [") else None
+    expect(listed == excluded, f"{where} must leave out exactly {excluded}: {criteria}")
+
+
+def check_members(template: dict, expect) -> None:
+    """templates/members.yaml: a transform-free account policy to a
+    central destination, its document valid JSON whatever the accepted
+    values."""
+    expect("Transform" not in template, "members: StackSets with service-managed permissions take no transform")
+    arn = CLUSTER_DESTINATIONS["Destination"][0]
+    for excluded in ("", "/aws/lambda/busy", "/aws/lambda/busy,/aws/eks/prod/cluster"):
+        for pattern in ("", "{ $.verb = create }", "[ip, user, ...]"):
+            params = {"DestinationArn": arn, "ExcludedLogGroups": excluded, "FilterPattern": pattern}
+            where = f"members: ExcludedLogGroups=[{excluded}], FilterPattern={pattern!r}"
+            expect(not broken_rules(template, params), f"[{where}] the rules refuse it")
+            for param, value in params.items():
+                allowed = template["Parameters"][param].get("AllowedPattern")
+                items = value.split(",") if template["Parameters"][param]["Type"] == "CommaDelimitedList" else [value]
+                expect(
+                    allowed is None or all(re.fullmatch(allowed, i) for i in items),
+                    f"[{where}] {param}={value!r} must be accepted",
+                )
+            values = parameter_values(template, params)
+            resources = live_resources(template, params)
+            policies = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::Logs::AccountPolicy"}
+            expect(len(policies) == 1, f"[{where}] one account policy, found {sorted(policies)}")
+            for name, p in policies.items():
+                expect(p.get("PolicyType") == "SUBSCRIPTION_FILTER_POLICY", f"[{where}] {name} must be a subscription filter policy")
+                document = json.loads(text_of(p.get("PolicyDocument"), values))
+                expect(
+                    document == {"DestinationArn": arn, "FilterPattern": pattern, "Distribution": "Random"},
+                    f"[{where}] {name}'s document: {document}",
+                )
+                check_selection(p, params, values, f"[{where}] {name}", expect)
+    # Values the document cannot hold as text are refused before the deploy.
+    for param, value in (("FilterPattern", '{ $.verb = "create" }'), ("FilterPattern", "a\\b"), ("ExcludedLogGroups", 'x"y')):
+        allowed = template["Parameters"][param].get("AllowedPattern")
+        expect(
+            allowed is not None and not re.fullmatch(allowed, value),
+            f"members: {param}={value!r} must be refused (it would break the policy's JSON)",
+        )
+    expect(
+        not re.fullmatch(template["Parameters"]["DestinationArn"]["AllowedPattern"], CLUSTER_DESTINATIONS["Stream"][0]),
+        "members: DestinationArn takes a destination only",
+    )
+
+
 def check_clusters(template: dict, expect) -> None:
     """templates/clusters.yaml: what each kind of destination needs, for a
     list of clusters and for the account policy."""
@@ -874,7 +929,10 @@ def check_clusters(template: dict, expect) -> None:
                 destination = choices[int(index)]
             expect(text_of(destination, values) == arn, f"[{where}] {name} must send to {arn}, not {destination}")
             expect(text_of(f.get("RoleArn", ""), values) == role, f"[{where}] {name}: RoleArn must be {role!r}")
-            expect(f.get("Distribution") == ("Random" if kind == "Stream" else None), f"[{where}] {name}: Distribution Random for a stream only")
+            expect(
+                f.get("Distribution") == (None if kind == "Function" else "Random"),
+                f"[{where}] {name}: Distribution Random towards a stream (directly or through a destination), none for a function",
+            )
             group = text_of(f.get("LogGroupName"), values)
             own = [
                 p for p, r in permissions.items()
@@ -900,9 +958,7 @@ def check_clusters(template: dict, expect) -> None:
             document = p.get("PolicyDocument", {}).get("Fn::ToJsonString", {})
             expect(text_of(document.get("DestinationArn"), values) == arn, f"[{where}] {name} must send to {arn}")
             expect(text_of(document.get("RoleArn", ""), values) == role, f"[{where}] {name}: RoleArn must be {role!r}")
-            criteria = text_of(p.get("SelectionCriteria"), values)
-            for excluded in params.get("ExcludedLogGroups", "").split(","):
-                expect(f'"{excluded}"' in criteria and criteria.startswith("LogGroupName NOT IN ["), f"[{where}] {name} must leave out {excluded!r}: {criteria}")
+            check_selection(p, params, values, f"[{where}] {name}", expect)
             if kind == "Function":
                 everywhere = [q for q, r in permissions.items() if text_of(r.get("SourceArn"), values).endswith(":log-group:*")]
                 expect(len(everywhere) == 1, f"[{where}] the policy needs a permission for every group of the account, found {everywhere}")
@@ -993,6 +1049,7 @@ def main() -> int:
     parser.add_argument("template", nargs="?", default=str(ROOT / "template.yaml"))
     parser.add_argument("--packaged", action="store_true")
     parser.add_argument("--clusters", action="store_true", help="TEMPLATE is templates/clusters.yaml")
+    parser.add_argument("--members", action="store_true", help="TEMPLATE is templates/members.yaml")
     parser.add_argument("--src", default=str(ROOT / "src"))
     parser.add_argument("--readme", default=str(ROOT / "README.md"))
     args = parser.parse_args()
@@ -1010,6 +1067,8 @@ def main() -> int:
     try:
         if args.clusters:
             check_clusters(template, expect)
+        elif args.members:
+            check_members(template, expect)
         else:
             variables = check_function(template, args.packaged, template_path, expect)
             check_settings(template, variables, Path(args.src), Path(args.readme), expect)

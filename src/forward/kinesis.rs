@@ -63,7 +63,14 @@ impl Forwarder {
                         judged.fail(i, records, &e, true, invocation);
                     }
                 }
-                Err(e) => judged.fail_requests(settled..=i, &outbox, records, &e, invocation),
+                // A log that could not be made to fit, or a group of
+                // batches neither delivered nor kept: this record (even if
+                // its first log was the one), and the records of the
+                // failed requests.
+                Err(e) => {
+                    judged.fail(i, records, &e, false, invocation);
+                    judged.fail_requests(settled..=i, &outbox, records, &e, invocation);
+                }
                 Ok(()) => {}
             }
             if let Err(e) = tally.finish() {
