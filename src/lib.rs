@@ -17,6 +17,7 @@
 //! [`group_tags`] adds their tags. [`config`] reads
 //! the environment once into one value per stage; [`api_key`] resolves the
 //! key and [`aws`] holds the one SDK configuration, both in `main`.
+//! [`rules`] reads and checks Cloud SIEM detection rule files.
 
 pub mod api_key;
 pub mod audit;
@@ -35,6 +36,7 @@ pub mod log_groups;
 pub mod logging;
 pub mod metrics;
 pub mod proxy;
+pub mod rules;
 pub mod s3_object;
 pub mod shape;
 pub mod ship;

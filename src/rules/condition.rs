@@ -1,0 +1,263 @@
+//! A case's condition: comparisons of query results with numbers, joined
+//! by `&&` and `||` (`a > 10`, `a > 3 && b > 0`), as Datadog's rule cases
+//! write them. `&&` binds tighter than `||`; parentheses group.
+
+use std::fmt;
+
+/// A parsed condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    Compare {
+        left: Operand,
+        op: Comparison,
+        right: Operand,
+    },
+    And(Box<Condition>, Box<Condition>),
+    Or(Box<Condition>, Box<Condition>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// A query's result, by the query's name.
+    Query(String),
+    Number(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+    Equal,
+    NotEqual,
+}
+
+/// Why a condition could not be read, at which character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionError {
+    pub at: usize,
+    pub expected: &'static str,
+}
+
+impl fmt::Display for ConditionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {} at character {}", self.expected, self.at + 1)
+    }
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Result<Self, ConditionError> {
+        let mut parser = Parser { text, at: 0 };
+        let condition = parser.or()?;
+        parser.skip_space();
+        if parser.at < text.len() {
+            return Err(parser.error("&&, || or the end"));
+        }
+        Ok(condition)
+    }
+
+    /// The query names the condition reads, in order of appearance.
+    pub fn query_names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.collect_names(&mut names);
+        names
+    }
+
+    fn collect_names<'a>(&'a self, names: &mut Vec<&'a str>) {
+        match self {
+            Condition::Compare { left, right, .. } => {
+                for operand in [left, right] {
+                    if let Operand::Query(name) = operand {
+                        names.push(name);
+                    }
+                }
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.collect_names(names);
+                b.collect_names(names);
+            }
+        }
+    }
+
+    /// Whether the condition holds, with each query's result from `value`.
+    pub fn holds(&self, value: &impl Fn(&str) -> f64) -> bool {
+        match self {
+            Condition::Compare { left, op, right } => {
+                let side = |o: &Operand| match o {
+                    Operand::Query(name) => value(name),
+                    Operand::Number(n) => *n,
+                };
+                let (l, r) = (side(left), side(right));
+                match op {
+                    Comparison::Greater => l > r,
+                    Comparison::GreaterOrEqual => l >= r,
+                    Comparison::Less => l < r,
+                    Comparison::LessOrEqual => l <= r,
+                    Comparison::Equal => l == r,
+                    Comparison::NotEqual => l != r,
+                }
+            }
+            Condition::And(a, b) => a.holds(value) && b.holds(value),
+            Condition::Or(a, b) => a.holds(value) || b.holds(value),
+        }
+    }
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, expected: &'static str) -> ConditionError {
+        ConditionError {
+            at: self.at,
+            expected,
+        }
+    }
+
+    fn rest(&self) -> &str {
+        &self.text[self.at..]
+    }
+
+    fn skip_space(&mut self) {
+        let trimmed = self.rest().trim_start();
+        self.at = self.text.len() - trimmed.len();
+    }
+
+    fn eat(&mut self, token: &str) -> bool {
+        self.skip_space();
+        if self.rest().starts_with(token) {
+            self.at += token.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or(&mut self) -> Result<Condition, ConditionError> {
+        let mut left = self.and()?;
+        while self.eat("||") {
+            left = Condition::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Condition, ConditionError> {
+        let mut left = self.term()?;
+        while self.eat("&&") {
+            left = Condition::And(Box::new(left), Box::new(self.term()?));
+        }
+        Ok(left)
+    }
+
+    fn term(&mut self) -> Result<Condition, ConditionError> {
+        if self.eat("(") {
+            let inner = self.or()?;
+            if !self.eat(")") {
+                return Err(self.error(")"));
+            }
+            return Ok(inner);
+        }
+        let left = self.operand()?;
+        let op = self.comparison()?;
+        let right = self.operand()?;
+        Ok(Condition::Compare { left, op, right })
+    }
+
+    fn comparison(&mut self) -> Result<Comparison, ConditionError> {
+        // Two-character operators first.
+        for (token, op) in [
+            (">=", Comparison::GreaterOrEqual),
+            ("<=", Comparison::LessOrEqual),
+            ("==", Comparison::Equal),
+            ("!=", Comparison::NotEqual),
+            (">", Comparison::Greater),
+            ("<", Comparison::Less),
+        ] {
+            if self.eat(token) {
+                return Ok(op);
+            }
+        }
+        Err(self.error("a comparison (>, >=, <, <=, ==, !=)"))
+    }
+
+    fn operand(&mut self) -> Result<Operand, ConditionError> {
+        self.skip_space();
+        let rest = self.rest();
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if name_len == 0 {
+            return Err(self.error("a query name or a number"));
+        }
+        let word = &rest[..name_len];
+        let first = word.as_bytes()[0];
+        let operand = if first.is_ascii_digit() {
+            // A number may carry a fraction.
+            let number_len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            let number = rest[..number_len]
+                .parse::<f64>()
+                .map_err(|_| self.error("a number"))?;
+            self.at += number_len;
+            return Ok(Operand::Number(number));
+        } else {
+            Operand::Query(word.to_owned())
+        };
+        self.at += name_len;
+        Ok(operand)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_and_hold_as_written() {
+        let c = Condition::parse("a > 3 && b > 0 || c >= 10").unwrap();
+        assert_eq!(c.query_names(), ["a", "b", "c"]);
+        let values = |a: f64, b: f64, cc: f64| {
+            move |name: &str| match name {
+                "a" => a,
+                "b" => b,
+                _ => cc,
+            }
+        };
+        assert!(c.holds(&values(4.0, 1.0, 0.0)));
+        assert!(!c.holds(&values(4.0, 0.0, 0.0)));
+        assert!(c.holds(&values(0.0, 0.0, 10.0)));
+        // Parentheses change the grouping.
+        let grouped = Condition::parse("a > 3 && (b > 0 || c >= 10)").unwrap();
+        assert!(!grouped.holds(&values(0.0, 0.0, 10.0)));
+        assert!(grouped.holds(&values(4.0, 0.0, 10.0)));
+        for (text, ok) in [
+            ("failed_logins >= 2.5", true),
+            ("a != 0", true),
+            ("a == b", true),
+            ("a <= 1", true),
+            ("a < 1", true),
+        ] {
+            assert_eq!(Condition::parse(text).is_ok(), ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_conditions_say_where() {
+        for (text, at) in [
+            ("a >", 3),
+            ("a 10", 2),
+            ("> 1", 0),
+            ("a > 1 &&", 8),
+            ("(a > 1", 6),
+            ("a > 1 b", 6),
+            ("a > 1.2.3", 4),
+        ] {
+            let e = Condition::parse(text).unwrap_err();
+            assert_eq!(e.at, at, "{text}: {e}");
+        }
+    }
+}
