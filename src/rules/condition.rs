@@ -1,26 +1,22 @@
 //! A case's condition: comparisons of query results with numbers, joined
 //! by `&&` and `||` (`a > 10`, `a > 3 && b > 0`), as Datadog's rule cases
-//! write them. `&&` binds tighter than `||`; parentheses group.
+//! write them. `&&` binds tighter than `||`; parentheses group. As
+//! Datadog's documentation of threshold rules says, the query's name comes
+//! first: `a > 3`, never `3 < a`.
 
 use std::fmt;
 
 /// A parsed condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
+    /// A query's result against a number.
     Compare {
-        left: Operand,
+        query: String,
         op: Comparison,
-        right: Operand,
+        number: f64,
     },
     And(Box<Condition>, Box<Condition>),
     Or(Box<Condition>, Box<Condition>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operand {
-    /// A query's result, by the query's name.
-    Query(String),
-    Number(f64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,13 +62,7 @@ impl Condition {
 
     fn collect_names<'a>(&'a self, names: &mut Vec<&'a str>) {
         match self {
-            Condition::Compare { left, right, .. } => {
-                for operand in [left, right] {
-                    if let Operand::Query(name) = operand {
-                        names.push(name);
-                    }
-                }
-            }
+            Condition::Compare { query, .. } => names.push(query),
             Condition::And(a, b) | Condition::Or(a, b) => {
                 a.collect_names(names);
                 b.collect_names(names);
@@ -83,12 +73,8 @@ impl Condition {
     /// Whether the condition holds, with each query's result from `value`.
     pub fn holds(&self, value: &impl Fn(&str) -> f64) -> bool {
         match self {
-            Condition::Compare { left, op, right } => {
-                let side = |o: &Operand| match o {
-                    Operand::Query(name) => value(name),
-                    Operand::Number(n) => *n,
-                };
-                let (l, r) = (side(left), side(right));
+            Condition::Compare { query, op, number } => {
+                let (l, r) = (value(query), *number);
                 match op {
                     Comparison::Greater => l > r,
                     Comparison::GreaterOrEqual => l >= r,
@@ -160,10 +146,10 @@ impl Parser<'_> {
             }
             return Ok(inner);
         }
-        let left = self.operand()?;
+        let query = self.query_name()?;
         let op = self.comparison()?;
-        let right = self.operand()?;
-        Ok(Condition::Compare { left, op, right })
+        let number = self.number()?;
+        Ok(Condition::Compare { query, op, number })
     }
 
     fn comparison(&mut self) -> Result<Comparison, ConditionError> {
@@ -183,32 +169,31 @@ impl Parser<'_> {
         Err(self.error("a comparison (>, >=, <, <=, ==, !=)"))
     }
 
-    fn operand(&mut self) -> Result<Operand, ConditionError> {
+    fn query_name(&mut self) -> Result<String, ConditionError> {
         self.skip_space();
         let rest = self.rest();
-        let name_len = rest
+        let len = rest
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
-        if name_len == 0 {
-            return Err(self.error("a query name or a number"));
+        if len == 0 || rest.as_bytes()[0].is_ascii_digit() {
+            return Err(self.error("a query name (it comes before the comparison)"));
         }
-        let word = &rest[..name_len];
-        let first = word.as_bytes()[0];
-        let operand = if first.is_ascii_digit() {
-            // A number may carry a fraction.
-            let number_len = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(rest.len());
-            let number = rest[..number_len]
-                .parse::<f64>()
-                .map_err(|_| self.error("a number"))?;
-            self.at += number_len;
-            return Ok(Operand::Number(number));
-        } else {
-            Operand::Query(word.to_owned())
-        };
-        self.at += name_len;
-        Ok(operand)
+        let name = rest[..len].to_owned();
+        self.at += len;
+        Ok(name)
+    }
+
+    fn number(&mut self) -> Result<f64, ConditionError> {
+        self.skip_space();
+        let rest = self.rest();
+        let len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = rest[..len]
+            .parse::<f64>()
+            .map_err(|_| self.error("a number"))?;
+        self.at += len;
+        Ok(number)
     }
 }
 
@@ -237,9 +222,11 @@ mod tests {
         for (text, ok) in [
             ("failed_logins >= 2.5", true),
             ("a != 0", true),
-            ("a == b", true),
             ("a <= 1", true),
             ("a < 1", true),
+            // The query's name comes first, and is compared with a number.
+            ("3 < a", false),
+            ("a == b", false),
         ] {
             assert_eq!(Condition::parse(text).is_ok(), ok, "{text}");
         }
@@ -255,6 +242,8 @@ mod tests {
             ("(a > 1", 6),
             ("a > 1 b", 6),
             ("a > 1.2.3", 4),
+            ("3 < a", 0),
+            ("a == b", 5),
         ] {
             let e = Condition::parse(text).unwrap_err();
             assert_eq!(e.at, at, "{text}: {e}");

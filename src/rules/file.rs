@@ -384,6 +384,14 @@ fn read_options(value: &Value, warnings: &mut Vec<RuleWarning>) -> Result<RuleOp
         }
         (_, w) => w.unwrap_or(0),
     };
+    // "The evaluation window must be less than or equal to the keep alive
+    // and maximum signal duration" (Datadog, log detection rules).
+    if evaluation_window > keep_alive || evaluation_window > max_signal_duration {
+        return Err(RuleError::Inconsistent {
+            field: "options.evaluationWindow".into(),
+            problem: "it must be no longer than options.keepAlive and options.maxSignalDuration",
+        });
+    }
     if detection_method == DetectionMethod::Threshold && new_value.is_some() {
         return Err(RuleError::Inconsistent {
             field: "options.newValueOptions".into(),
@@ -828,6 +836,21 @@ mod tests {
                 threshold(),
                 |b| b["options"]["newValueOptions"] = json!({}),
                 "options.newValueOptions: only a new_value rule",
+            ),
+            (
+                threshold(),
+                |b| b["options"]["evaluationWindow"] = json!(7200),
+                "options.evaluationWindow: it must be no longer",
+            ),
+            (
+                threshold(),
+                |b| b["options"]["maxSignalDuration"] = json!(60),
+                "options.evaluationWindow: it must be no longer",
+            ),
+            (
+                threshold(),
+                |b| b["cases"][0]["condition"] = json!("50 < denied"),
+                "cases[0].condition is not a condition",
             ),
             (
                 pod_exec_new_value(),
