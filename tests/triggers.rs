@@ -242,7 +242,7 @@ async fn s3_objects_from_firehose_and_json_lines_are_forwarded() {
 
     let mut vars = intake_vars(&intake);
     vars.extend(moto.env());
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = forwarder_command(&vars)
         .args([
             "invoke",
@@ -295,6 +295,29 @@ async fn s3_objects_from_firehose_and_json_lines_are_forwarded() {
         messages_by_audit_id(&from_lines)
     );
     assert!(stderr.contains("1 S3 objects read"), "{stderr}");
+
+    // A Firehose document of a group DD_LOG_GROUP_PREFIXES leaves out is
+    // passed over and counted; audit lines have no group and still go.
+    vars.push(("DD_LOG_GROUP_PREFIXES", "/aws/eks/other/"));
+    let out = forwarder_command(&vars)
+        .args([
+            "invoke",
+            &sample("s3-firehose-object.json"),
+            &sample("s3-audit-lines-eventbridge.json"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let logs = intake.accepted_logs();
+    assert_eq!(logs.len(), 22 + 11, "{stderr}");
+    assert!(
+        logs[22..]
+            .iter()
+            .all(|l| l["aws"]["s3"]["key"] == LINES_KEY)
+    );
+    // The object's two data documents (its control message is not one).
+    assert!(stderr.contains("\"documents_passed_over\":2"), "{stderr}");
 }
 
 /// Epoch ms of the sample events' `stageTimestamp`s, all on 2026-11-26
