@@ -1,6 +1,6 @@
 //! `eks-audit-forwarder`: with no arguments, the Lambda runtime loop;
 //! `eks-audit-forwarder invoke [--dry-run] FILE...`, a local run of sample
-//! events. Everything the process holds is built here, once: the
+//! events; `eks-audit-forwarder rules ...`, detection rules as code. Everything the process holds is built here, once: the
 //! configuration, the API key, the one AWS SDK configuration and its
 //! clients, and the forwarder.
 
@@ -9,17 +9,22 @@ use std::process::ExitCode;
 
 use eks_audit_forwarder::api_key::{ApiKeySource, fetch_api_key};
 use eks_audit_forwarder::group_tags::GroupTagCache;
+use eks_audit_forwarder::rules::cli::{RulesCommand, USAGE as RULES_USAGE};
+use eks_audit_forwarder::rules::input::LogReader;
+use eks_audit_forwarder::shape::LogShaper;
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Destination, Forwarder, aws, lambda, local, logging};
 
 const USAGE: &str = "usage: eks-audit-forwarder                            run as an AWS Lambda function (Runtime API loop)
        eks-audit-forwarder invoke [--dry-run] FILE... run Lambda event files locally
-                                                      (a dry run to stdout with --dry-run or without an API key)";
+                                                      (a dry run to stdout with --dry-run or without an API key)
+       eks-audit-forwarder rules check|run|test|export ...  detection rules as code (rules --help)";
 
 /// What the command line asks for.
 enum Command {
     Lambda,
     Invoke { files: Vec<PathBuf>, dry_run: bool },
+    Rules(RulesCommand),
 }
 
 /// Keeps freed memory in the process instead of giving it back to the
@@ -76,6 +81,19 @@ fn main() -> ExitCode {
             }
             Command::Invoke { files, dry_run }
         }
+        Some((cmd, rest)) if cmd == "rules" => {
+            if rest.first().is_some_and(|a| a == "--help" || a == "-h") {
+                println!("{RULES_USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            match RulesCommand::parse(rest) {
+                Ok(command) => Command::Rules(command),
+                Err(message) => {
+                    eprintln!("{message}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         Some(_) => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -106,10 +124,22 @@ fn main() -> ExitCode {
     // it makes no network call (credentials load on the first request).
     let sdk = aws::SharedSdk::new(&config.proxy);
 
+    if let Command::Rules(command) = command {
+        // The shaping settings give the logs their source, service and
+        // tags, as the forwarder would send them; S3 is read only when an
+        // input is there.
+        let reader = LogReader::new(LogShaper::new(&config.shape), config.max_decompressed_bytes);
+        let s3 = command
+            .reads_s3()
+            .then(|| runtime.block_on(async { aws::s3_client(sdk.get().await) }));
+        let code = runtime.block_on(eks_audit_forwarder::rules::cli::run(command, reader, s3));
+        return ExitCode::from(code);
+    }
+
     // The destination is chosen here, explicitly: a dry run only when
     // asked for, or locally with no key at all.
     let dry_run = match &command {
-        Command::Lambda => false,
+        Command::Lambda | Command::Rules(_) => false,
         Command::Invoke { dry_run, .. } => *dry_run || config.api_key == ApiKeySource::Unset,
     };
     let destination = if dry_run {
@@ -163,6 +193,7 @@ fn main() -> ExitCode {
                 _ => ExitCode::FAILURE,
             }
         }
+        Command::Rules(_) => unreachable!("the rules commands returned above"),
     }
 }
 

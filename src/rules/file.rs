@@ -19,6 +19,8 @@ use super::condition::{Condition, ConditionError};
 pub enum RuleError {
     #[error("the rule file is not JSON: {0}")]
     NotJson(String),
+    #[error("the rule file is not YAML: {0}")]
+    NotYaml(String),
     #[error("{field} is required")]
     Missing { field: String },
     #[error("{field} must be {expected}")]
@@ -298,6 +300,12 @@ impl DetectionRule {
         Self::from_body(body)
     }
 
+    /// Reads and checks a rule written in YAML: the same body, in YAML's
+    /// syntax.
+    pub fn parse_yaml(text: &str) -> Result<Self, RuleError> {
+        Self::from_body(yaml_value(text).map_err(RuleError::NotYaml)?)
+    }
+
     pub fn from_body(body: Value) -> Result<Self, RuleError> {
         let mut warnings = Vec::new();
         let mut top = Fields::of(&body, "")?;
@@ -347,6 +355,13 @@ impl DetectionRule {
             warnings,
         })
     }
+}
+
+/// YAML text as the JSON value it writes. serde-saphyr bounds what a
+/// document may cost (aliases, depth, size), so a hostile file is refused
+/// rather than expanded.
+pub fn yaml_value(text: &str) -> Result<Value, String> {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
 }
 
 fn read_options(value: &Value, warnings: &mut Vec<RuleWarning>) -> Result<RuleOptions, RuleError> {

@@ -206,6 +206,31 @@ impl<'a> AuditEvent<'a> {
         ))
     }
 
+    /// An audit event with the members of its log (a JSON object from
+    /// [`super::LogContext::members`]) after its own; `None` when either
+    /// is not a JSON object.
+    pub fn with_log(text: &'a str, log: &'a str) -> Option<Self> {
+        let mut members = Members::of(text)?.0;
+        members.extend(Members::of(log)?.0);
+        Some(Self::from_members(
+            members.into_iter().map(|(k, v)| (k, v.get())).collect(),
+        ))
+    }
+
+    /// The values `path` ([`super::field_path`]) leads to, as text:
+    /// strings unescaped, numbers and booleans as written; objects and
+    /// lists inside lists are left out.
+    pub fn values(&self, path: &[String]) -> Vec<Cow<'a, str>> {
+        self.leaves(path)
+            .into_iter()
+            .filter_map(|leaf| match leaf {
+                Leaf::Text(text) => Some(text),
+                Leaf::Scalar(raw) => Some(Cow::Borrowed(raw)),
+                Leaf::Composite => None,
+            })
+            .collect()
+    }
+
     /// From members already split (keys unescaped, values as JSON text).
     pub fn from_members(members: Vec<(Cow<'a, str>, &'a str)>) -> Self {
         Self {

@@ -46,6 +46,7 @@ use thiserror::Error;
 pub use eval::AuditEvent;
 pub(crate) use eval::FieldCache;
 pub(crate) use network::parse_net;
+pub use parser::field_path;
 
 /// Deeper nesting than any real query needs; the parser recurses, so a
 /// bound keeps a hostile value from overflowing the stack.
@@ -73,6 +74,76 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "@requestURI (with its query string, so end the value with *)",
     ),
 ];
+
+/// The reserved attributes of a log (Datadog's log search names them
+/// without `@`).
+const RESERVED: &[&str] = &["source", "service", "host", "status"];
+
+/// The member under which a log's tags are given to queries, as an object
+/// of each key's values: no audit event has a key starting with U+0001.
+const TAGS_MEMBER: &str = "\u{1}tags";
+
+/// The member a reserved attribute is given under.
+fn reserved_member(name: &str) -> String {
+    format!("\u{1}{name}")
+}
+
+/// What a log has besides its audit event, for queries in the log search
+/// dialect ([`AuditQuery::parse_log_search`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogContext<'a> {
+    pub source: &'a str,
+    pub service: &'a str,
+    pub host: &'a str,
+    /// `ddtags`: `key:value` items separated by commas.
+    pub tags: &'a str,
+}
+
+impl LogContext<'_> {
+    /// A JSON object of the members the dialect reads, to be given with
+    /// the audit event ([`AuditEvent::with_log`]): the reserved
+    /// attributes, the tags, and the attributes Datadog's pipeline for
+    /// `kubernetes.audit` derives from more than one field (the client
+    /// address is the first of `sourceIPs`; the path is `requestURI`
+    /// without its query string).
+    pub fn members(&self, client_ip: Option<&str>, url_path: Option<&str>) -> String {
+        use serde_json::{Map, Value};
+        let mut object = Map::new();
+        for (name, value) in [
+            ("source", self.source),
+            ("service", self.service),
+            ("host", self.host),
+        ] {
+            if !value.is_empty() {
+                object.insert(reserved_member(name), Value::from(value));
+            }
+        }
+        let mut tags = Map::new();
+        for tag in self
+            .tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let (key, value) = tag.split_once(':').unwrap_or((tag, ""));
+            match tags
+                .entry(key.to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                Value::Array(values) => values.push(Value::from(value)),
+                _ => unreachable!("only arrays are inserted"),
+            }
+        }
+        object.insert(TAGS_MEMBER.to_owned(), Value::Object(tags));
+        if let Some(ip) = client_ip {
+            object.insert("network.client.ip".to_owned(), Value::from(ip));
+        }
+        if let Some(path) = url_path {
+            object.insert("http.url_details.path".to_owned(), Value::from(path));
+        }
+        Value::Object(object).to_string()
+    }
+}
 
 /// Why a query could not be read; `at` counts characters from 1.
 #[derive(Debug, Error, PartialEq, Eq)]

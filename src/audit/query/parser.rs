@@ -3,33 +3,66 @@
 
 use super::network::parse_net;
 use super::{
-    ALIASES, AuditQuery, Bound, Expr, GlobPart, MAX_NESTING, QueryError, Test, UNSUPPORTED,
+    ALIASES, AuditQuery, Bound, Expr, GlobPart, MAX_NESTING, QueryError, RESERVED, TAGS_MEMBER,
+    Test, UNSUPPORTED, reserved_member,
 };
 
 impl std::str::FromStr for AuditQuery {
     type Err = QueryError;
 
     fn from_str(text: &str) -> Result<Self, QueryError> {
-        let mut parser = Parser {
-            chars: text.chars().collect(),
-            pos: 0,
-            depth: 0,
-            fields: Vec::new(),
-        };
-        parser.skip_space();
-        if parser.at_end() {
-            return Err(parser.error("the query is empty"));
-        }
-        let root = parser.or_expr(None)?;
-        parser.skip_space();
-        match parser.peek() {
-            None => Ok(AuditQuery {
-                root,
-                fields: parser.fields,
-            }),
-            Some(')') => Err(parser.error("a ')' without its '('")),
-            Some(_) => Err(parser.error("unexpected text")),
-        }
+        parse(text, false)
+    }
+}
+
+impl AuditQuery {
+    /// A query in the dialect of detection rules, which search logs rather
+    /// than audit events: besides `@field:value`, the reserved attributes
+    /// (`source:kubernetes.audit`, `service:`, `host:`, `status:`), tags
+    /// (`kube_cluster_name:prod`), and the attributes Datadog derives that
+    /// have no single audit field (`@network.client.ip`,
+    /// `@http.url_details.path`). The event they are matched against must
+    /// carry those as [`super::LogContext`] members.
+    pub fn parse_log_search(text: &str) -> Result<Self, QueryError> {
+        parse(text, true)
+    }
+}
+
+/// The path a field name stands for: `@usr.name` or `usr.name` (aliases
+/// resolved), or, in the log search dialect, a reserved attribute such as
+/// `host` without its `@`. Group-by fields and metrics are written so.
+pub fn field_path(name: &str, log_search: bool) -> Result<Vec<String>, QueryError> {
+    let at = |reason: String| QueryError { at: 1, reason };
+    let name = name.trim();
+    match name.strip_prefix('@') {
+        None if log_search && RESERVED.contains(&name) => Ok(vec![reserved_member(name)]),
+        None if log_search => Ok(split_path(name, log_search).map_err(at)?),
+        None => Err(at(format!("{name:?} must start with @, as in @usr.name"))),
+        Some(field) => split_path(field, log_search).map_err(at),
+    }
+}
+
+fn parse(text: &str, log_search: bool) -> Result<AuditQuery, QueryError> {
+    let mut parser = Parser {
+        chars: text.chars().collect(),
+        pos: 0,
+        depth: 0,
+        fields: Vec::new(),
+        log_search,
+    };
+    parser.skip_space();
+    if parser.at_end() {
+        return Err(parser.error("the query is empty"));
+    }
+    let root = parser.or_expr(None)?;
+    parser.skip_space();
+    match parser.peek() {
+        None => Ok(AuditQuery {
+            root,
+            fields: parser.fields,
+        }),
+        Some(')') => Err(parser.error("a ')' without its '('")),
+        Some(_) => Err(parser.error("unexpected text")),
     }
 }
 
@@ -44,6 +77,8 @@ struct Parser {
     pos: usize,
     depth: usize,
     fields: Vec<Vec<String>>,
+    /// The detection rules' dialect ([`AuditQuery::parse_log_search`]).
+    log_search: bool,
 }
 
 /// Characters that end a bare word.
@@ -184,6 +219,9 @@ impl Parser {
             return self.network_call(NetworkCall::PublicIp);
         }
         let start = self.pos;
+        if self.log_search && self.peek() != Some('@') {
+            return self.log_term();
+        }
         let name = self.field_name(':')?;
         if !self.take(':') {
             self.pos = start;
@@ -192,6 +230,36 @@ impl Parser {
             ));
         }
         let field = self.field_index(&name, start)?;
+        if self.peek() == Some('(') {
+            return self.group(Some(field));
+        }
+        self.value(field)
+    }
+
+    /// `source:value`, `host:value`, ... or a tag `key:value`: a name
+    /// without `@` in the log search dialect.
+    fn log_term(&mut self) -> Result<Expr, QueryError> {
+        let start = self.pos;
+        let mut name = String::new();
+        while let Some(c) = self.peek() {
+            if c == ':' || ends_word(c) {
+                break;
+            }
+            name.push(c);
+            self.pos += 1;
+        }
+        if name.is_empty() || !self.take(':') {
+            self.pos = start;
+            return Err(self.error(
+                "expected @field:value, a reserved attribute (source:, service:, host:, status:) or a tag key:value (free-text search is not supported)",
+            ));
+        }
+        let path = if RESERVED.contains(&name.as_str()) {
+            vec![reserved_member(&name)]
+        } else {
+            vec![TAGS_MEMBER.to_owned(), name]
+        };
+        let field = self.path_index(path);
         if self.peek() == Some('(') {
             return self.group(Some(field));
         }
@@ -248,43 +316,19 @@ impl Parser {
     }
 
     fn field_index(&mut self, name: &str, at: usize) -> Result<usize, QueryError> {
-        // Aliases and refused names compare as read: `\o` is `o`.
-        let plain = plain_name(name);
-        let name = plain.as_str();
-        if let Some((_, instead)) = UNSUPPORTED.iter().find(|(derived, _)| *derived == name) {
-            return Err(QueryError {
-                at: at + 1,
-                reason: format!("@{name} is not a field of the audit event: use {instead}"),
-            });
-        }
-        let name = ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == name)
-            .map_or(name, |(_, field)| field);
-        let mut path = Vec::new();
-        let mut current = String::new();
-        let mut chars = name.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => current.extend(chars.next()),
-                '.' => path.push(std::mem::take(&mut current)),
-                c => current.push(c),
-            }
-        }
-        path.push(current);
-        if path.iter().any(String::is_empty) {
-            return Err(QueryError {
-                at: at + 1,
-                reason: format!("{name:?} has an empty name between dots"),
-            });
-        }
-        Ok(match self.fields.iter().position(|f| *f == path) {
+        let path = split_path(name, self.log_search)
+            .map_err(|reason| QueryError { at: at + 1, reason })?;
+        Ok(self.path_index(path))
+    }
+
+    fn path_index(&mut self, path: Vec<String>) -> usize {
+        match self.fields.iter().position(|f| *f == path) {
             Some(i) => i,
             None => {
                 self.fields.push(path);
                 self.fields.len() - 1
             }
-        })
+        }
     }
 
     /// One value of `field`: a word (maybe with wildcards), a quoted
@@ -500,6 +544,42 @@ impl Parser {
             })?);
         }
     }
+}
+
+/// A field name (without `@`) into its path: aliases resolved, split on
+/// unescaped dots. The derived attributes without an audit field are
+/// refused, except in the log search dialect, whose events carry them.
+fn split_path(name: &str, log_search: bool) -> Result<Vec<String>, String> {
+    // Aliases and refused names compare as read: `\o` is `o`.
+    let plain = plain_name(name);
+    let name = plain.as_str();
+    if let Some((derived, instead)) = UNSUPPORTED.iter().find(|(derived, _)| *derived == name) {
+        if log_search {
+            return Ok(vec![(*derived).to_owned()]);
+        }
+        return Err(format!(
+            "@{name} is not a field of the audit event: use {instead}"
+        ));
+    }
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, field)| field);
+    let mut path = Vec::new();
+    let mut current = String::new();
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            '.' => path.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    path.push(current);
+    if path.iter().any(String::is_empty) {
+        return Err(format!("{name:?} has an empty name between dots"));
+    }
+    Ok(path)
 }
 
 /// `name` with its escapes resolved, except `\.` and `\\`, which the
