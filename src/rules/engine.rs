@@ -17,8 +17,8 @@
 //!   keep alive window"; each match updates it (its `last_seen`, its event
 //!   count) instead of raising another;
 //! - it "closes once the time exceeds the maximum signal duration ...
-//!   calculated from the first seen timestamp"; a later match opens a new
-//!   one;
+//!   calculated from the first seen timestamp": a match more than
+//!   `maxSignalDuration` after the first opens a new one;
 //! - one signal per group-by value.
 //!
 //! **New value** (the API's `newValueOptions`):
@@ -45,6 +45,7 @@ use thiserror::Error;
 
 use super::file::{Aggregation, DetectionMethod, DetectionRule, Severity};
 use crate::audit::query::{AuditEvent, AuditQuery, FieldCache, LogContext, QueryError, field_path};
+use crate::json::{Members, string_value};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -98,7 +99,8 @@ pub struct Signal {
     pub new_value: Option<String>,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
-    /// Matching events folded into the signal, the first included.
+    /// Case matches folded into the signal, the one that opened it
+    /// included (a new value signal: 1).
     pub events: u64,
     /// Each query's result when the signal opened (threshold rules).
     pub results: Vec<(String, f64)>,
@@ -135,7 +137,6 @@ enum RuleState {
 struct Window {
     entries: VecDeque<(i64, Entry)>,
     distinct: HashMap<String, u32>,
-    sum: f64,
 }
 
 enum Entry {
@@ -173,8 +174,6 @@ pub struct ReplayTally {
 /// A set of rules being replayed.
 pub struct RuleEngine {
     rules: Vec<CompiledRule>,
-    /// The field table the queries of every rule share.
-    fields: usize,
     clock_ms: i64,
     tally: ReplayTally,
 }
@@ -249,7 +248,6 @@ impl RuleEngine {
         };
         Ok(Self {
             rules: compiled,
-            fields: table.len(),
             clock_ms: i64::MIN,
             tally,
         })
@@ -289,7 +287,6 @@ impl RuleEngine {
             return;
         };
         let mut cache = FieldCache::default();
-        let _ = self.fields;
         for (index, rule) in self.rules.iter_mut().enumerate() {
             if rule.observe(index, t, &event, &mut cache, emit) {
                 self.tally.matched[index] += 1;
@@ -336,9 +333,11 @@ impl RuleEngine {
     }
 }
 
-/// Whether a match at `now` still updates `signal`.
+/// Whether a match at `now` still updates `signal`. Times come from the
+/// logs, so the arithmetic saturates rather than overflow.
 fn still_open(signal: &Signal, now: i64, keep_alive: i64, max: i64) -> bool {
-    now - signal.last_seen_ms <= keep_alive && now - signal.first_seen_ms < max
+    now.saturating_sub(signal.last_seen_ms) <= keep_alive
+        && now.saturating_sub(signal.first_seen_ms) <= max
 }
 
 /// The attributes Datadog's `kubernetes.audit` pipeline derives from more
@@ -350,22 +349,21 @@ struct Derived {
 }
 
 impl Derived {
+    /// `None` when `audit` is not a JSON object. A repeated key counts
+    /// once, its last value, as the queries read it.
     fn of(audit: &str) -> Option<Self> {
-        #[derive(serde::Deserialize)]
-        struct Probe {
-            #[serde(rename = "sourceIPs", default)]
-            source_ips: Option<serde_json::Value>,
-            #[serde(rename = "requestURI", default)]
-            request_uri: Option<serde_json::Value>,
-        }
-        let probe: Probe = serde_json::from_str(audit).ok()?;
-        let client_ip = probe
-            .source_ips
-            .as_ref()
-            .and_then(|v| v.as_array()?.first()?.as_str().map(str::to_owned));
-        let path = probe.request_uri.as_ref().and_then(|v| {
-            let uri = v.as_str()?;
-            Some(uri.split_once('?').map_or(uri, |(p, _)| p).to_owned())
+        let members = Members::of(audit)?;
+        let client_ip = members.last("sourceIPs").and_then(|raw| {
+            let ips: Vec<serde_json::Value> = serde_json::from_str(raw).ok()?;
+            ips.first()?.as_str().map(str::to_owned)
+        });
+        let path = members.last("requestURI").and_then(|raw| {
+            let uri = string_value(raw)?;
+            Some(
+                uri.split_once('?')
+                    .map_or(uri.as_ref(), |(p, _)| p)
+                    .to_owned(),
+            )
         });
         Some(Self { client_ip, path })
     }
@@ -542,13 +540,13 @@ impl CompiledRule {
                     } else if options.learning_duration_days == 0 {
                         learner.events == 1
                     } else {
-                        t - learner.first_seen_ms
+                        t.saturating_sub(learner.first_seen_ms)
                             < i64::from(options.learning_duration_days) * DAY_MS
                     };
                     for value in values {
                         let known = match learner.seen.get_mut(value.as_str()) {
                             Some(last) => {
-                                let known = t - *last <= forget;
+                                let known = t.saturating_sub(*last) <= forget;
                                 *last = t;
                                 known
                             }
@@ -582,10 +580,8 @@ impl CompiledRule {
 
 impl Window {
     fn push(&mut self, t: i64, entry: Entry) {
-        match &entry {
-            Entry::Distinct(v) => *self.distinct.entry(v.clone()).or_default() += 1,
-            Entry::Number(n) => self.sum += n,
-            Entry::Count => {}
+        if let Entry::Distinct(v) = &entry {
+            *self.distinct.entry(v.clone()).or_default() += 1;
         }
         self.entries.push_back((t, entry));
     }
@@ -597,44 +593,44 @@ impl Window {
             let inside = if window == 0 {
                 *t >= now
             } else {
-                *t > now - window
+                *t > now.saturating_sub(window)
             };
             if inside {
                 break;
             }
             let (_, entry) = self.entries.pop_front().expect("front exists");
-            match entry {
-                Entry::Distinct(v) => {
-                    if let Some(n) = self.distinct.get_mut(&v) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.distinct.remove(&v);
-                        }
-                    }
+            if let Entry::Distinct(v) = entry
+                && let Some(n) = self.distinct.get_mut(&v)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.distinct.remove(&v);
                 }
-                Entry::Number(n) => self.sum -= n,
-                Entry::Count => {}
             }
         }
-        if self.entries.is_empty() {
-            self.sum = 0.0;
-        }
+    }
+
+    fn numbers(&self) -> impl Iterator<Item = f64> + '_ {
+        self.entries.iter().filter_map(|(_, e)| match e {
+            Entry::Number(n) => Some(*n),
+            _ => None,
+        })
     }
 
     fn result(&self, aggregation: Aggregation) -> f64 {
         match aggregation {
             Aggregation::Count => self.entries.len() as f64,
             Aggregation::Cardinality => self.distinct.len() as f64,
-            Aggregation::Sum => self.sum,
-            Aggregation::Max => self
-                .entries
-                .iter()
-                .filter_map(|(_, e)| match e {
-                    Entry::Number(n) => Some(*n),
-                    _ => None,
-                })
-                .fold(0.0, f64::max),
+            // Summed afresh: a running total drifts as values leave
+            // (0.1 + 0.2 - 0.1 is not 0.2).
+            Aggregation::Sum => self.numbers().sum(),
+            // Of an empty window, 0, as a count of nothing.
+            Aggregation::Max => self.numbers().reduce(f64::max).unwrap_or(0.0),
             Aggregation::NewValue => 0.0,
         }
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
