@@ -124,17 +124,10 @@ fn main() -> ExitCode {
     // it makes no network call (credentials load on the first request).
     let sdk = aws::SharedSdk::new(&config.proxy);
 
-    if let Command::Rules(command) = command {
-        // The shaping settings give the logs their source, service and
-        // tags, as the forwarder would send them; S3 is read only when an
-        // input is there.
-        let reader = LogReader::new(LogShaper::new(&config.shape), config.max_decompressed_bytes);
-        let s3 = command
-            .reads_s3()
-            .then(|| runtime.block_on(async { aws::s3_client(sdk.get().await) }));
-        let code = runtime.block_on(eks_audit_forwarder::rules::cli::run(command, reader, s3));
-        return ExitCode::from(code);
-    }
+    let command = match command {
+        Command::Rules(command) => return run_rules(command, &config, &runtime, &sdk),
+        other => other,
+    };
 
     // The destination is chosen here, explicitly: a dry run only when
     // asked for, or locally with no key at all.
@@ -193,8 +186,24 @@ fn main() -> ExitCode {
                 _ => ExitCode::FAILURE,
             }
         }
-        Command::Rules(_) => unreachable!("the rules commands returned above"),
+        Command::Rules(command) => run_rules(command, &config, &runtime, &sdk),
     }
+}
+
+/// The `rules` commands. The shaping settings give the logs their
+/// source, service and tags, as the forwarder would send them; S3 is read
+/// only when an input is there.
+fn run_rules(
+    command: RulesCommand,
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+    sdk: &aws::SharedSdk,
+) -> ExitCode {
+    let reader = LogReader::new(LogShaper::new(&config.shape), config.max_decompressed_bytes);
+    let s3 = command
+        .reads_s3()
+        .then(|| runtime.block_on(async { aws::s3_client(sdk.get().await) }));
+    ExitCode::from(runtime.block_on(eks_audit_forwarder::rules::cli::run(command, reader, s3)))
 }
 
 /// A start-up failure as one JSON line on stderr (Lambda shows it with the

@@ -179,6 +179,25 @@ fn rules_test_fails_on_a_wrong_expectation_or_a_rule_without_cases() {
         "{stderr}"
     );
 
+    // A case with nothing to replay, or with an event that is not an
+    // object, cannot pass.
+    write_temp(
+        dir.path(),
+        "exec.test.yaml",
+        "cases:\n  - {name: empty, expect: []}\n",
+    );
+    let out = run(&["rules", "test", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no events and no files"));
+    write_temp(
+        dir.path(),
+        "exec.test.yaml",
+        "cases:\n  - {name: junk, events: [[1, 2]], expect: []}\n",
+    );
+    let out = run(&["rules", "test", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of its events are not JSON objects"));
+
     std::fs::remove_file(dir.path().join("exec.test.yaml")).unwrap();
     let out = run(&["rules", "test", dir.path().to_str().unwrap()], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -440,6 +459,67 @@ fn every_rule_exports_to_a_valid_body_and_the_same_terraform_resource() {
     }
 }
 
+/// The export deploys the rule that was tested: a new value rule's
+/// options are written out whole (the provider's defaults differ from
+/// the API's), and Terraform's template syntax in strings is escaped.
+#[test]
+fn the_export_resolves_defaults_and_escapes_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = read_document(&repo_root().join("rules/pod-exec-new-user.yaml")).unwrap();
+    body["options"]
+        .as_object_mut()
+        .unwrap()
+        .remove("newValueOptions");
+    body["message"] = json!("see ${var.runbook} and %{ if x }");
+    let file = write_temp(dir.path(), "exec.json", &body.to_string());
+    let out_dir = dir.path().join("out");
+    let out = run(
+        &[
+            "rules",
+            "export",
+            file.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = read_document(&out_dir.join("exec.rule.json")).unwrap();
+    assert_eq!(
+        exported["options"]["newValueOptions"],
+        json!({"learningDuration": 0, "learningMethod": "duration", "learningThreshold": 0, "forgetAfter": 28})
+    );
+    assert_eq!(exported["message"], body["message"]);
+    let tf = read_document(&out_dir.join("exec.tf.json")).unwrap();
+    let resource = &tf["resource"]["datadog_security_monitoring_rule"]["exec"];
+    assert_eq!(resource["message"], "see $${var.runbook} and %%{ if x }");
+    assert_eq!(
+        resource["options"][0]["new_value_options"][0]["learning_duration"],
+        0
+    );
+
+    // A field with no Terraform attribute stops that rule's export.
+    body["referenceTables"] = json!([]);
+    let file = write_temp(dir.path(), "tables.json", &body.to_string());
+    let out = run(
+        &[
+            "rules",
+            "export",
+            file.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("referenceTables has no attribute"));
+    assert!(!out_dir.join("tables.rule.json").exists());
+}
+
 /// Wrong rule files and command lines get errors that name the problem;
 /// nothing panics.
 #[test]
@@ -454,13 +534,28 @@ fn bad_rules_and_command_lines_are_refused_clearly() {
     query["queries"][0]["query"] = json!("source:kubernetes.audit @verb:(get");
     let mut group = base.clone();
     group["queries"][0]["groupByFields"] = json!(["@usr..name"]);
-    let cases: [(PathBuf, &str); 3] = [
+    let mut status = base.clone();
+    status["queries"][0]["query"] = json!("source:kubernetes.audit status:error");
+    let mut grouped = base.clone();
+    grouped["groupSignalsBy"] = json!(["@usr.name"]);
+    let mut metrics = read_document(&repo_root().join("rules/pod-exec-new-user.yaml")).unwrap();
+    metrics["queries"][0]["metrics"] = json!(["@usr.name", "@network.client.ip"]);
+    let cases: [(PathBuf, &str); 6] = [
         (
             bad("window.json", window),
             "options.evaluationWindow is 120; it accepts one of 0, 60, 300",
         ),
         (bad("query.json", query), "queries[0].query: at character"),
         (bad("group.json", group), "queries[0] field \"@usr..name\""),
+        (
+            bad("status.json", status),
+            "status: is not set on audit logs",
+        ),
+        (
+            bad("grouped.json", grouped),
+            "groupSignalsBy changes what the rule detects",
+        ),
+        (bad("metrics.json", metrics), "give one metric"),
     ];
     for (path, expected) in &cases {
         let out = run(&["rules", "check", path.to_str().unwrap()], &[]);

@@ -136,6 +136,12 @@ pub async fn run_cases(
     let base = test_file.parent().unwrap_or(Path::new(""));
     let mut outcomes = Vec::with_capacity(tests.cases.len());
     for case in tests.cases {
+        if case.events.is_empty() && case.files.is_empty() {
+            return Err(CaseError::Format {
+                path: shown,
+                problem: format!("case {:?} has no events and no files", case.name),
+            });
+        }
         let mut events: Vec<LogEvent> = case
             .events
             .iter()
@@ -149,10 +155,27 @@ pub async fn run_cases(
         let mut signals = Vec::new();
         let mut replay = Replay::new(&mut engine, usize::MAX, |s| signals.push(s));
         events.into_iter().for_each(|e| replay.push(e));
-        replay.finish();
-        signals.sort_by_key(|s| s.first_seen_ms);
+        let tally = replay.finish();
+        // Signals of one instant in a fixed order, whatever the groups'
+        // order in memory.
+        signals.sort_by(|a, b| {
+            (a.first_seen_ms, &a.case, &a.group, &a.new_value).cmp(&(
+                b.first_seen_ms,
+                &b.case,
+                &b.group,
+                &b.new_value,
+            ))
+        });
+        let failure = if tally.unreadable > 0 {
+            Some(format!(
+                "{} of its events are not JSON objects",
+                tally.unreadable
+            ))
+        } else {
+            compare(&case.expect, &signals)
+        };
         outcomes.push(CaseOutcome {
-            failure: compare(&case.expect, &signals),
+            failure,
             name: case.name,
         });
     }

@@ -11,6 +11,7 @@ use super::export::{api_body, resource_name, terraform};
 use super::input::{Input, LogReader};
 use super::pack::{RuleFile, load_rules};
 use super::replay::{REORDER_EVENTS, Replay, signal_json, summary_table};
+use crate::shape::{LogShaper, ShapeSettings};
 
 pub const USAGE: &str = "usage: eks-audit-forwarder rules check RULES...                 check rule files (JSON or YAML)
        eks-audit-forwarder rules run RULES... --on INPUT...      replay logs through the rules, signals as JSON lines
@@ -140,7 +141,16 @@ pub async fn run(
                 Ok(f) => f,
                 Err(code) => return code,
             };
-            test(&files, &mut reader).await
+            // Cases pass or fail the same on every machine: the logs get
+            // the default shape, whatever DD_SOURCE or DD_TAGS say here.
+            let mut pinned = LogReader::new(
+                LogShaper::new(&ShapeSettings {
+                    forwarder_name: crate::FORWARDER_NAME.to_owned(),
+                    ..ShapeSettings::default()
+                }),
+                reader.max_value_bytes(),
+            );
+            test(&files, &mut pinned).await
         }
         RulesCommand::Export { rules, out } => {
             let files = match rules_of(&rules) {
@@ -241,14 +251,28 @@ fn export(files: &[RuleFile], out: &std::path::Path) -> u8 {
         eprintln!("{}: cannot create it: {e}", out.display());
         return 1;
     }
+    let mut refused = false;
     for file in files {
+        // Queries are compiled as `check` does; fields the replay does not
+        // run are no reason to refuse an export.
+        let mut checked = file.rule.clone();
+        checked.warnings.clear();
+        if let Err(e) = RuleEngine::new(vec![checked]) {
+            eprintln!("{}: {e}", file.path.display());
+            refused = true;
+            continue;
+        }
         let stem = file.stem();
         let (resource, left) = terraform(&file.rule, &resource_name(&stem));
-        for field in left {
-            eprintln!(
-                "{}: warning: {field} has no Terraform attribute; it is only in the API body",
-                file.path.display()
-            );
+        if !left.is_empty() {
+            for field in left {
+                eprintln!(
+                    "{}: {field} has no attribute in the Terraform resource, which would deploy another rule; not exported",
+                    file.path.display()
+                );
+            }
+            refused = true;
+            continue;
         }
         let writes = [
             (out.join(format!("{stem}.rule.json")), api_body(&file.rule)),
@@ -263,5 +287,5 @@ fn export(files: &[RuleFile], out: &std::path::Path) -> u8 {
             eprintln!("wrote {}", path.display());
         }
     }
-    0
+    u8::from(refused)
 }

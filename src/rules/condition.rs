@@ -42,9 +42,25 @@ impl fmt::Display for ConditionError {
     }
 }
 
+/// Longer than any real condition; with [`MAX_DEPTH`], it bounds the
+/// recursion of parsing, evaluating and dropping a crafted one.
+pub const MAX_CONDITION_CHARS: usize = 1_024;
+/// Parentheses nested deeper than this are refused.
+pub const MAX_DEPTH: usize = 16;
+
 impl Condition {
     pub fn parse(text: &str) -> Result<Self, ConditionError> {
-        let mut parser = Parser { text, at: 0 };
+        if text.len() > MAX_CONDITION_CHARS {
+            return Err(ConditionError {
+                at: MAX_CONDITION_CHARS,
+                expected: "the end (a condition is at most 1,024 characters)",
+            });
+        }
+        let mut parser = Parser {
+            text,
+            at: 0,
+            depth: 0,
+        };
         let condition = parser.or()?;
         parser.skip_space();
         if parser.at < text.len() {
@@ -93,6 +109,7 @@ impl Condition {
 struct Parser<'t> {
     text: &'t str,
     at: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -140,7 +157,12 @@ impl Parser<'_> {
 
     fn term(&mut self) -> Result<Condition, ConditionError> {
         if self.eat("(") {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.error("fewer nested parentheses (at most 16)"));
+            }
             let inner = self.or()?;
+            self.depth -= 1;
             if !self.eat(")") {
                 return Err(self.error(")"));
             }
@@ -248,5 +270,21 @@ mod tests {
             let e = Condition::parse(text).unwrap_err();
             assert_eq!(e.at, at, "{text}: {e}");
         }
+    }
+
+    /// A crafted condition is refused, never a stack overflow: nesting
+    /// and length are bounded.
+    #[test]
+    fn deep_or_long_conditions_are_refused() {
+        let deep = format!("{}a > 0{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(Condition::parse(&deep).is_err());
+        let nested = format!("{}a > 0{}", "(".repeat(16), ")".repeat(16));
+        assert!(Condition::parse(&nested).is_ok());
+        let too_deep = format!("{}a > 0{}", "(".repeat(17), ")".repeat(17));
+        assert!(Condition::parse(&too_deep).is_err());
+        let long = vec!["a > 0"; 200_000].join(" && ");
+        assert!(Condition::parse(&long).is_err());
+        let chain = vec!["a > 0"; 100].join(" && ");
+        assert!(Condition::parse(&chain).unwrap().holds(&|_| 1.0));
     }
 }

@@ -49,6 +49,27 @@ use crate::json::{Members, string_value};
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Fields of the API's schema that change which events count or how
+/// signals group, which the replay does not implement: a rule with one
+/// is refused rather than replayed as a different rule.
+const NOT_REPLAYED: &[&str] = &[
+    "referenceTables",
+    "groupSignalsBy",
+    "hasOptionalGroupByFields",
+    "schedulingOptions",
+    "calculatedFields",
+    "thirdPartyCases",
+    "instantaneousBaseline",
+    "anomalyDetectionOptions",
+    "impossibleTravelOptions",
+    "thirdPartyRuleOptions",
+    "sequenceDetectionOptions",
+    "correlatedByFields",
+    "correlatedQueryIndex",
+    "dataSource",
+    "indexes",
+];
+
 /// Separates the parts of a group key or of a combined value: no audit
 /// field holds U+001F.
 const JOIN: char = '\u{1f}';
@@ -62,6 +83,16 @@ pub enum EngineError {
         query: usize,
         source: QueryError,
     },
+    #[error("rule {rule:?}: filters[{filter}].query: {source}")]
+    Filter {
+        rule: String,
+        filter: usize,
+        source: QueryError,
+    },
+    #[error(
+        "rule {rule:?}: {field} changes what the rule detects and this tool does not replay it; remove it to test the rule (rules export keeps it)"
+    )]
+    NotReplayed { rule: String, field: String },
     #[error("rule {rule:?}: queries[{query}] field {field:?}: {source}")]
     Field {
         rule: String,
@@ -123,6 +154,8 @@ struct CompiledQuery {
 struct CompiledRule {
     rule: DetectionRule,
     queries: Vec<CompiledQuery>,
+    /// `filters`: each with whether it suppresses.
+    filters: Vec<(AuditQuery, bool)>,
     state: RuleState,
 }
 
@@ -184,6 +217,29 @@ impl RuleEngine {
         let mut table = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
         for rule in rules {
+            // Fields that change which events count or how signals group:
+            // a replay without them would not be the rule Datadog runs.
+            if let Some(w) = rule.warnings.iter().find(|w| {
+                let last = w.field.rsplit('.').next().unwrap_or(&w.field);
+                NOT_REPLAYED.contains(&last)
+            }) {
+                return Err(EngineError::NotReplayed {
+                    rule: rule.name.clone(),
+                    field: w.field.clone(),
+                });
+            }
+            let mut filters = Vec::with_capacity(rule.filters.len());
+            for (i, f) in rule.filters.iter().enumerate() {
+                let mut query = AuditQuery::parse_log_search(&f.query).map_err(|source| {
+                    EngineError::Filter {
+                        rule: rule.name.clone(),
+                        filter: i,
+                        source,
+                    }
+                })?;
+                query.share_fields(&mut table);
+                filters.push((query, f.suppress));
+            }
             let mut queries = Vec::with_capacity(rule.queries.len());
             for (i, q) in rule.queries.iter().enumerate() {
                 let mut query = AuditQuery::parse_log_search(&q.query).map_err(|source| {
@@ -233,6 +289,7 @@ impl RuleEngine {
             compiled.push(CompiledRule {
                 rule,
                 queries,
+                filters,
                 state,
             });
         }
@@ -240,6 +297,9 @@ impl RuleEngine {
         for rule in &mut compiled {
             for q in &mut rule.queries {
                 q.query.share_fields(&mut table);
+            }
+            for (f, _) in &mut rule.filters {
+                f.share_fields(&mut table);
             }
         }
         let tally = ReplayTally {
@@ -421,6 +481,13 @@ impl CompiledRule {
         cache: &mut FieldCache<'a>,
         emit: &mut impl FnMut(Signal),
     ) -> bool {
+        // "Only generate a signal if there is a match" / "will not
+        // generate a signal if there is a match": on each event.
+        for (filter, suppress) in &self.filters {
+            if filter.matches_cached(event, cache) == *suppress {
+                return false;
+            }
+        }
         let mut matched = false;
         match &mut self.state {
             RuleState::Threshold(groups) => {

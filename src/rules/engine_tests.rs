@@ -1147,29 +1147,6 @@ fn new_value_each_item_of_a_list_field_is_a_value() {
     assert_eq!(news(&s), [("admins", SEC)]);
 }
 
-#[test]
-fn new_value_several_metrics_make_one_combined_value() {
-    let rule = new_value_rule(
-        SECRET_LISTS,
-        &["@usr.name", "@objectRef.namespace"],
-        &[],
-        learn_first(0, 28),
-    );
-    let s = signals(
-        rule,
-        &[
-            list_secrets("alice", "one", 0),
-            list_secrets("alice", "two", SEC),
-            list_secrets("bob", "one", 2 * SEC),
-            list_secrets("alice", "one", 3 * SEC),
-        ],
-    );
-    assert_eq!(
-        news(&s),
-        [("alice,one", 0), ("alice,two", SEC), ("bob,one", 2 * SEC)]
-    );
-}
-
 /// An event without the metric is neither learned nor signalled, and
 /// does not start the group's learning.
 #[test]
@@ -1585,4 +1562,71 @@ fn a_match_exactly_at_the_maximum_duration_updates_the_signal() {
         spans(&s),
         [(0, 600 * SEC, 3), (600 * SEC + 1, 600 * SEC + 1, 1)]
     );
+}
+
+/// `filters`: `require` keeps only matching events, `suppress` drops
+/// matching ones, before any query counts them.
+#[test]
+fn filters_require_and_suppress_events() {
+    let mut body = json!({
+        "name": "filtered", "type": "log_detection", "isEnabled": true, "message": "m",
+        "queries": [{"query": DELETES, "aggregation": "count", "groupByFields": ["@usr.name"]}],
+        "cases": [{"name": "hit", "status": "high", "condition": "a > 0"}],
+        "options": {"evaluationWindow": 60, "keepAlive": 60, "maxSignalDuration": 60},
+        "filters": [
+            {"action": "suppress", "query": "@usr.name:bob"},
+            {"action": "require", "query": "@objectRef.namespace:default"},
+        ],
+    });
+    let events = [
+        delete_by("alice", 0),
+        delete_by("bob", SEC),
+        ev(
+            Some("carol"),
+            "delete",
+            "pods",
+            None,
+            Some("prod"),
+            200,
+            2 * SEC,
+        ),
+    ];
+    let s = signals(rule(body.clone()), &events);
+    assert_eq!(groups(&s), [vec![("@usr.name", "alice")]]);
+    body["filters"] = json!([]);
+    assert_eq!(signals(rule(body), &events).len(), 3);
+}
+
+/// Fields that change detection and are not replayed refuse the rule.
+#[test]
+fn fields_the_replay_does_not_run_refuse_the_rule() {
+    for (path, value) in [
+        (vec!["groupSignalsBy"], json!(["@usr.name"])),
+        (
+            vec!["options", "newValueOptions", "instantaneousBaseline"],
+            json!(true),
+        ),
+        (
+            vec!["queries", "0", "hasOptionalGroupByFields"],
+            json!(true),
+        ),
+    ] {
+        let mut body = json!({
+            "name": "r", "type": "log_detection", "isEnabled": true, "message": "m",
+            "queries": [{"query": DELETES, "aggregation": "new_value", "metrics": ["@usr.name"]}],
+            "cases": [{"status": "high"}],
+            "options": {"detectionMethod": "new_value", "keepAlive": 60, "maxSignalDuration": 60,
+                        "newValueOptions": {"forgetAfter": 7}},
+        });
+        let mut at = &mut body;
+        for name in &path[..path.len() - 1] {
+            at = match name.parse::<usize>() {
+                Ok(i) => &mut at[i],
+                Err(_) => &mut at[*name],
+            };
+        }
+        at[path[path.len() - 1]] = value;
+        let error = RuleEngine::new(vec![rule(body)]).err().expect("refused");
+        assert!(error.to_string().contains(path[path.len() - 1]), "{error}");
+    }
 }

@@ -5,17 +5,62 @@
 //! provider's names for the same fields.
 //!
 //! The API body is the rule file as written (YAML becomes JSON), unknown
-//! fields included. The resource carries every field the provider has a
-//! name for; a field it has none for is listed, so nothing is dropped
-//! unsaid.
+//! fields included, with one addition: a new value rule's
+//! `newValueOptions` are written out whole, with the values the replay
+//! used where the file left them out, because the provider's defaults
+//! differ from the API's (`learning_duration` 1 where the API's is 0). The
+//! resource carries every field the provider has a name for; a field it
+//! has none for is listed, and the export refuses the rule. Strings are
+//! escaped for Terraform's templates (`${` and `%{`).
 
 use serde_json::{Map, Value, json};
 
-use super::file::DetectionRule;
+use super::file::{DetectionRule, NewValueOptions};
 
-/// The API request body.
+/// The API request body: the file, with its new value options resolved.
 pub fn api_body(rule: &DetectionRule) -> Value {
-    rule.body.clone()
+    let mut body = rule.body.clone();
+    if let (Some(options), Some(object)) = (
+        rule.options.new_value,
+        body.get_mut("options").and_then(Value::as_object_mut),
+    ) {
+        let resolved = object.entry("newValueOptions").or_insert_with(|| json!({}));
+        if let Some(resolved) = resolved.as_object_mut() {
+            for (key, value) in resolved_new_value(options) {
+                resolved.entry(key).or_insert(value);
+            }
+        }
+    }
+    body
+}
+
+fn resolved_new_value(o: NewValueOptions) -> [(&'static str, Value); 4] {
+    [
+        ("learningDuration", json!(o.learning_duration_days)),
+        (
+            "learningMethod",
+            json!(if o.learning_method_threshold {
+                "threshold"
+            } else {
+                "duration"
+            }),
+        ),
+        ("learningThreshold", json!(o.learning_threshold)),
+        ("forgetAfter", json!(o.forget_after_days)),
+    ]
+}
+
+/// `value` with every string escaped for Terraform's JSON syntax, which
+/// reads `${...}` and `%{...}` in strings as templates.
+fn escape_templates(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains("${") || s.contains("%{") => {
+            *s = s.replace("${", "$${").replace("%{", "%%{");
+        }
+        Value::Array(items) => items.iter_mut().for_each(escape_templates),
+        Value::Object(map) => map.values_mut().for_each(escape_templates),
+        _ => {}
+    }
 }
 
 /// Fields of each object and the provider's name for them.
@@ -26,6 +71,7 @@ const TOP: &[(&str, &str)] = &[
     ("isEnabled", "enabled"),
     ("type", "type"),
     ("hasExtendedTitle", "has_extended_title"),
+    ("groupSignalsBy", "group_signals_by"),
 ];
 const QUERY: &[(&str, &str)] = &[
     ("name", "name"),
@@ -130,7 +176,7 @@ pub fn resource_name(stem: &str) -> String {
 
 /// The Terraform resource (`.tf.json`), and the fields it has no name for.
 pub fn terraform(rule: &DetectionRule, resource: &str) -> (Value, Vec<String>) {
-    let body = &rule.body;
+    let body = &api_body(rule);
     let mut left = Vec::new();
     let mut top = rename(
         body,
@@ -165,10 +211,12 @@ pub fn terraform(rule: &DetectionRule, resource: &str) -> (Value, Vec<String>) {
         }
         top.insert("options".into(), json!([out]));
     }
+    let mut top = Value::Object(top);
+    escape_templates(&mut top);
     let resource = json!({
         "resource": {
             "datadog_security_monitoring_rule": {
-                resource: Value::Object(top)
+                resource: top
             }
         }
     });

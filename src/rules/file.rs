@@ -134,6 +134,15 @@ pub struct RuleOptions {
     pub new_value: Option<NewValueOptions>,
 }
 
+/// A rule-wide filter: "Only generate a signal if there is a match"
+/// (`require`) or "This rule will not generate a signal if there is a
+/// match" (`suppress`), a query on each event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFilter {
+    pub suppress: bool,
+    pub query: String,
+}
+
 /// A rule file, read and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectionRule {
@@ -144,6 +153,7 @@ pub struct DetectionRule {
     pub queries: Vec<RuleQuery>,
     pub cases: Vec<RuleCase>,
     pub options: RuleOptions,
+    pub filters: Vec<RuleFilter>,
     /// The file as written: what the export sends.
     pub body: Value,
     pub warnings: Vec<RuleWarning>,
@@ -342,6 +352,10 @@ impl DetectionRule {
             options.detection_method,
             &mut warnings,
         )?;
+        let filters = match top.get("filters") {
+            Some(value) => read_filters(value)?,
+            None => Vec::new(),
+        };
         top.unread(&mut warnings);
         Ok(Self {
             name,
@@ -351,6 +365,7 @@ impl DetectionRule {
             queries,
             cases,
             options,
+            filters,
             body,
             warnings,
         })
@@ -362,6 +377,35 @@ impl DetectionRule {
 /// rather than expanded.
 pub fn yaml_value(text: &str) -> Result<Value, String> {
     serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
+}
+
+fn read_filters(value: &Value) -> Result<Vec<RuleFilter>, RuleError> {
+    let items = value.as_array().ok_or(RuleError::WrongType {
+        field: "filters".into(),
+        expected: "a list of filters",
+    })?;
+    let mut filters = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let mut fields = Fields::of(item, &format!("filters[{i}]"))?;
+        let action = fields.required_string("action")?;
+        let suppress = one_of(
+            fields.field("action"),
+            &action,
+            &[("require", false), ("suppress", true)],
+            "require or suppress",
+        )?;
+        let query = fields.required_string("query")?;
+        let mut ignored = Vec::new();
+        fields.unread(&mut ignored);
+        if let Some(extra) = ignored.first() {
+            return Err(RuleError::Inconsistent {
+                field: extra.field.clone(),
+                problem: "a filter has only action and query",
+            });
+        }
+        filters.push(RuleFilter { suppress, query });
+    }
+    Ok(filters)
 }
 
 fn read_options(value: &Value, warnings: &mut Vec<RuleWarning>) -> Result<RuleOptions, RuleError> {
@@ -546,6 +590,14 @@ fn read_queries(
             }
             (DetectionMethod::Threshold, _) => {}
         }
+        if aggregation == Aggregation::NewValue && metrics.len() > 1 {
+            // Datadog signals when each of several attributes is new
+            // (a new device and a new country); this tool replays one.
+            return Err(RuleError::Inconsistent {
+                field: fields.field("metrics"),
+                problem: "this tool replays a new value of one field; give one metric",
+            });
+        }
         let needs_field = !matches!(aggregation, Aggregation::Count);
         let distinct =
             matches!(aggregation, Aggregation::Cardinality) && !distinct_fields.is_empty();
@@ -725,9 +777,11 @@ mod tests {
             [
                 "options.decreaseCriticalityBasedOnEnv",
                 "queries[0].hasOptionalGroupByFields",
-                "filters"
             ]
         );
+        // Filters are read: the replay applies them.
+        assert_eq!(rule.filters.len(), 1);
+        assert!(rule.filters[0].suppress);
         assert_eq!(rule.body, body);
     }
 

@@ -135,15 +135,17 @@ struct Probe<'a> {
     log_events: Option<IgnoredAny>,
     #[serde(borrow)]
     message: Option<&'a RawValue>,
+    // Raw: a field of an unexpected type must not stop the input.
     #[serde(borrow)]
-    ddsource: Option<Cow<'a, str>>,
+    ddsource: Option<&'a RawValue>,
     #[serde(borrow)]
-    service: Option<Cow<'a, str>>,
+    service: Option<&'a RawValue>,
     #[serde(borrow)]
-    host: Option<Cow<'a, str>>,
+    host: Option<&'a RawValue>,
     #[serde(borrow)]
-    ddtags: Option<Cow<'a, str>>,
-    timestamp: Option<i64>,
+    ddtags: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
     #[serde(borrow)]
     stage_timestamp: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -242,6 +244,11 @@ impl LogReader {
             max_value_bytes,
             tally: InputTally::default(),
         }
+    }
+
+    /// The largest JSON value read, decompressed.
+    pub fn max_value_bytes(&self) -> usize {
+        self.max_value_bytes
     }
 
     /// One audit event (JSON text) as a log read from a local file of
@@ -380,21 +387,27 @@ impl LogReader {
                 }
             } else if probe.log_events.is_some() {
                 self.document(value, sink).map_err(decode_error)?;
-            } else if let (Some(message), Some(source)) = (probe.message, &probe.ddsource) {
+            } else if let (Some(message), Some(source)) =
+                (probe.message, probe.ddsource.and_then(text_of))
+            {
                 // A log object: its message is the audit event, as a
                 // string (or, from other shippers, as an object).
                 let audit = match serde_json::from_str::<String>(message.get()) {
                     Ok(text) => text,
                     Err(_) => message.get().to_owned(),
                 };
-                let time = probe.timestamp.unwrap_or_else(|| embedded_time(&audit));
+                let time = probe
+                    .timestamp
+                    .and_then(|raw| raw.get().parse::<i64>().ok())
+                    .unwrap_or_else(|| embedded_time(&audit));
+                let text = |raw: Option<&RawValue>| raw.and_then(text_of).unwrap_or_default();
                 sink(LogEvent {
                     time_ms: time,
                     audit,
-                    source: source.to_string(),
-                    service: probe.service.as_deref().unwrap_or_default().to_owned(),
-                    host: probe.host.as_deref().unwrap_or_default().to_owned(),
-                    tags: probe.ddtags.as_deref().unwrap_or_default().to_owned(),
+                    source,
+                    service: text(probe.service),
+                    host: text(probe.host),
+                    tags: text(probe.ddtags),
                 });
             } else {
                 let time = audit_time(probe.stage_timestamp, probe.request_received_timestamp)
@@ -427,6 +440,11 @@ impl LogReader {
         }
         Ok(())
     }
+}
+
+/// A JSON string's text; `None` for any other value.
+fn text_of(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
 }
 
 /// The time an audit event carries, or 0 (the start of the replay).

@@ -21,4 +21,4 @@ pub mod pack;
 pub mod replay;
 
 pub use engine::{LogEvent, RuleEngine, Signal};
-pub use file::{DetectionRule, RuleError, RuleWarning};
+pub use file::{DetectionRule, RuleError, RuleFilter, RuleWarning};

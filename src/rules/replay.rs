@@ -4,7 +4,7 @@
 //! Inputs are read one after the other; a bounded buffer puts their events
 //! in time order ([`REORDER_EVENTS`] events at a time), which covers the
 //! disorder of CloudWatch deliveries and Firehose objects without holding
-//! a week of logs. An event older than one already evaluated is counted as
+//! a week of logs (nor more than [`REORDER_BYTES`] of them). An event older than one already evaluated is counted as
 //! late and evaluated at the time already reached.
 
 use std::cmp::Reverse;
@@ -19,6 +19,10 @@ use crate::calendar::rfc3339_micros;
 
 /// Events held to be put in time order.
 pub const REORDER_EVENTS: usize = 50_000;
+
+/// Bytes of audit events the order buffer may hold, whatever their count:
+/// large events are put in order over fewer of them.
+pub const REORDER_BYTES: usize = 256 << 20;
 
 /// How often (in events) closed signals are handed out and idle groups
 /// forgotten.
@@ -53,6 +57,8 @@ pub struct Replay<'e, F: FnMut(Signal)> {
     engine: &'e mut RuleEngine,
     buffer: BinaryHeap<Reverse<Pending>>,
     capacity: usize,
+    /// Bytes of the audit events held.
+    held_bytes: usize,
     seq: u64,
     emit: F,
 }
@@ -63,6 +69,7 @@ impl<'e, F: FnMut(Signal)> Replay<'e, F> {
             engine,
             buffer: BinaryHeap::new(),
             capacity: capacity.max(1),
+            held_bytes: 0,
             seq: 0,
             emit,
         }
@@ -70,18 +77,22 @@ impl<'e, F: FnMut(Signal)> Replay<'e, F> {
 
     pub fn push(&mut self, event: LogEvent) {
         self.seq += 1;
+        self.held_bytes += event.audit.len();
         self.buffer.push(Reverse(Pending {
             time_ms: event.time_ms,
             seq: self.seq,
             event,
         }));
-        if self.buffer.len() > self.capacity {
+        while self.buffer.len() > self.capacity
+            || (self.held_bytes > REORDER_BYTES && self.buffer.len() > 1)
+        {
             self.evaluate_oldest();
         }
     }
 
     fn evaluate_oldest(&mut self) {
         if let Some(Reverse(pending)) = self.buffer.pop() {
+            self.held_bytes -= pending.event.audit.len();
             self.engine.observe(&pending.event, &mut self.emit);
             if self.engine.tally().events.is_multiple_of(SWEEP_EVERY) {
                 self.engine.sweep(&mut self.emit);

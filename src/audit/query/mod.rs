@@ -77,7 +77,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 
 /// The reserved attributes of a log (Datadog's log search names them
 /// without `@`).
-const RESERVED: &[&str] = &["source", "service", "host", "status"];
+const RESERVED: &[&str] = &["source", "service", "host"];
 
 /// The member under which a log's tags are given to queries, as an object
 /// of each key's values: no audit event has a key starting with U+0001.

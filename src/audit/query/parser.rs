@@ -254,6 +254,12 @@ impl Parser {
                 "expected @field:value, a reserved attribute (source:, service:, host:, status:) or a tag key:value (free-text search is not supported)",
             ));
         }
+        if name == "status" {
+            self.pos = start;
+            return Err(self.error(
+                "status: is not set on audit logs by this forwarder (Datadog's pipeline may set it); use @responseStatus.code or @http.status_code",
+            ));
+        }
         let path = if RESERVED.contains(&name.as_str()) {
             vec![reserved_member(&name)]
         } else {
