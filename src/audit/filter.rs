@@ -29,10 +29,33 @@ pub enum NoiseLevel {
 }
 
 /// What the standard preset drops: answered 2xx, asked by a system
-/// principal (nodes, control-plane components, EKS's own `eks:*` users,
-/// kube-system's service accounts: `AUDIT_TRAFFIC.md`'s list), and one of: a lease heartbeat, a watch (of anything
-/// but secrets), an API discovery or health request, an event write.
-pub const NOISE_STANDARD: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
+/// principal through the client it normally uses, and one of: a lease
+/// heartbeat, a watch (of anything but secrets), an API discovery or
+/// health request, an event write.
+///
+/// A system principal is a node, a control-plane component, one of the
+/// `eks:` users EKS has (the list of docs/audit.md, with its sources: an
+/// unknown `eks:` name is a user like any other), or a kube-system service
+/// account. Its usual client is its own program's Kubernetes client:
+/// `kubelet/...` for nodes, `kube-controller-manager/...` for the
+/// controller manager, the VPC CNI's agents for `aws-node`, and for the
+/// others a Kubernetes client library's agent (`<program>/<version>
+/// (<os>/<arch>) kubernetes/<commit>`) other than kubectl. The same token
+/// used with `curl`, `python-requests`, `kubectl` or no agent at all, as
+/// stolen credentials are, is not noise.
+pub const NOISE_STANDARD: &str = r"(
+  (@user.username:system\:node\:* @userAgent:(kubelet/* OR kube-proxy/*))
+  OR (@user.username:system\:kube-controller-manager @userAgent:kube-controller-manager/*)
+  OR (@user.username:system\:kube-scheduler @userAgent:kube-scheduler/*)
+  OR (@user.username:system\:kube-proxy @userAgent:kube-proxy/*)
+  OR (@user.username:system\:apiserver @userAgent:kube-apiserver/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:aws-node @userAgent:(aws-node* OR ./aws-k8s-agent* OR aws-k8s-agent/* OR amazon-vpc-cni-k8s/* OR controller/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:coredns @userAgent:(CoreDNS/* OR coredns/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:kube-proxy @userAgent:kube-proxy/*)
+  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller OR system\:serviceaccount\:kube-system\:*)
+    -@user.username:(system\:serviceaccount\:kube-system\:aws-node OR system\:serviceaccount\:kube-system\:coredns OR system\:serviceaccount\:kube-system\:kube-proxy)
+    @userAgent:*kubernetes/* -@userAgent:kubectl/*)
+)
 @responseStatus.code:[200 TO 299]
 (
   (@objectRef.resource:leases @verb:(get OR update OR patch))
@@ -44,7 +67,19 @@ pub const NOISE_STANDARD: &str = r"@user.username:(system\:node\:* OR system\:ku
 /// What the aggressive preset drops besides: the same principals' `get`
 /// and `list` (of anything but secrets), kubelets' service account tokens
 /// and status patches, and token and access reviews.
-pub const NOISE_AGGRESSIVE_EXTRA: &str = r"@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
+pub const NOISE_AGGRESSIVE_EXTRA: &str = r"(
+  (@user.username:system\:node\:* @userAgent:(kubelet/* OR kube-proxy/*))
+  OR (@user.username:system\:kube-controller-manager @userAgent:kube-controller-manager/*)
+  OR (@user.username:system\:kube-scheduler @userAgent:kube-scheduler/*)
+  OR (@user.username:system\:kube-proxy @userAgent:kube-proxy/*)
+  OR (@user.username:system\:apiserver @userAgent:kube-apiserver/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:aws-node @userAgent:(aws-node* OR ./aws-k8s-agent* OR aws-k8s-agent/* OR amazon-vpc-cni-k8s/* OR controller/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:coredns @userAgent:(CoreDNS/* OR coredns/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:kube-proxy @userAgent:kube-proxy/*)
+  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller OR system\:serviceaccount\:kube-system\:*)
+    -@user.username:(system\:serviceaccount\:kube-system\:aws-node OR system\:serviceaccount\:kube-system\:coredns OR system\:serviceaccount\:kube-system\:kube-proxy)
+    @userAgent:*kubernetes/* -@userAgent:kubectl/*)
+)
 @responseStatus.code:[200 TO 299]
 (
   (@verb:(get OR list) -@objectRef.resource:secrets)
@@ -250,11 +285,27 @@ mod tests {
         filter.verdict(&serde_json::to_string(&event.to_string()).unwrap())
     }
 
+    /// The client `user` normally calls the API server with.
+    fn usual_agent(user: &str) -> String {
+        if user.starts_with("system:node:") {
+            "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46".into()
+        } else if let Some(sa) = user.strip_prefix("system:serviceaccount:kube-system:") {
+            format!("{sa}/v1.2.0 (linux/amd64) kubernetes/$Format")
+        } else if let Some(component) = user.strip_prefix("system:") {
+            format!("{component}/v1.31.2 (linux/amd64) kubernetes/5864a46")
+        } else if let Some(name) = user.strip_prefix("eks:") {
+            format!("eks-{name}/v0.0.0 (linux/amd64) kubernetes/$Format")
+        } else {
+            "kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5".into()
+        }
+    }
+
     fn event(user: &str, verb: &str, resource: &str, code: u16) -> Value {
         json!({
             "kind": "Event", "verb": verb, "stage": "ResponseComplete",
             "requestURI": format!("/api/v1/{resource}"),
             "user": {"username": user, "groups": ["system:authenticated"]},
+            "userAgent": usual_agent(user),
             "sourceIPs": ["10.0.1.23"],
             "objectRef": {"resource": resource, "namespace": "default", "name": "x"},
             "responseStatus": {"code": code},
@@ -272,6 +323,50 @@ mod tests {
                 "docs/audit.md must show this preset as it is:\n{preset}"
             );
         }
+    }
+
+    /// Stolen credentials: a system principal's token used with another
+    /// client than its own is not noise; neither is an `eks:` name EKS
+    /// does not have.
+    #[test]
+    fn system_principals_are_noise_only_with_their_usual_client() {
+        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
+        let aws_node = "system:serviceaccount:kube-system:aws-node";
+        for (user, verb, resource) in [
+            (aws_node, "watch", "pods"),
+            (aws_node, "list", "clusterrolebindings"),
+            (NODE, "watch", "pods"),
+            ("system:kube-controller-manager", "get", "leases"),
+            ("eks:certificate-controller", "list", "pods"),
+        ] {
+            let mut e = event(user, verb, resource, 200);
+            if user == aws_node {
+                e["userAgent"] =
+                    json!("amazon-vpc-cni-k8s/v1.19.0 (linux/amd64) kubernetes/$Format");
+            }
+            assert_eq!(verdict(&filter, &e), AuditVerdict::Noise, "{user} {verb}");
+            for agent in [
+                json!("curl/8.5.0"),
+                json!("python-requests/2.32.3"),
+                json!("kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5"),
+                json!(""),
+                Value::Null,
+            ] {
+                e["userAgent"] = agent.clone();
+                assert_eq!(
+                    verdict(&filter, &e),
+                    AuditVerdict::Keep,
+                    "{user} {verb} {agent}"
+                );
+            }
+        }
+        // A node's token from another node program than kubelet or
+        // kube-proxy, and a name EKS does not have.
+        let mut e = event(NODE, "watch", "pods", 200);
+        e["userAgent"] = json!("kube-controller-manager/v1.31.2 (linux/amd64) kubernetes/5864a46");
+        assert_eq!(verdict(&filter, &e), AuditVerdict::Keep);
+        let e = event("eks:backdoor", "watch", "pods", 200);
+        assert_eq!(verdict(&filter, &e), AuditVerdict::Keep);
     }
 
     #[test]

@@ -3009,6 +3009,92 @@ pub fn never_drop_golden() -> Vec<GoldenEvent> {
     });
     denied["responseStatus"]["code"] = json!("403");
     add("status>=400 (code as a string, decision allow)", denied);
+
+    // Stolen credentials used from inside the cluster: a system
+    // principal's token, from a pod's internal address, with another
+    // client than its own. Each is a read the presets drop when the
+    // principal's own program makes it.
+    let aws_node_call = by_sa(
+        &g,
+        "kube-system",
+        "aws-node",
+        "ClusterRoleBinding \"aws-node\" of ClusterRole \"aws-node\"",
+    );
+    let aws_node = |agent: &str| Call {
+        agent: agent.to_owned(),
+        ..aws_node_call.clone()
+    };
+    let (path, r) = target("pods", None, None, None);
+    let (query, latency_us) = g.watch_query("");
+    let mut stages = g.two(
+        Call {
+            verb: "watch",
+            uri: format!("{path}?{query}"),
+            object_ref: Some(r),
+            latency_us,
+            ..aws_node("curl/8.5.0")
+        },
+        2_000,
+    );
+    add(
+        "stolen credentials (aws-node's token, curl, watch of pods)",
+        stages.remove(0),
+    );
+    add(
+        "stolen credentials (aws-node's token, curl, discovery /apis)",
+        g.one(Call {
+            uri: "/apis".to_owned(),
+            ..aws_node("curl/8.5.0")
+        }),
+    );
+    let (path, r) = target("configmaps", Some("kube-system"), Some("aws-auth"), None);
+    add(
+        "stolen credentials (aws-node's token, python-requests, get aws-auth)",
+        g.one(Call {
+            uri: path,
+            object_ref: Some(r),
+            ..aws_node("python-requests/2.32.3")
+        }),
+    );
+    let (path, r) = target("clusterrolebindings", None, None, None);
+    add(
+        "stolen credentials (aws-node's token, kubectl, list clusterrolebindings)",
+        g.one(Call {
+            verb: "list",
+            uri: path,
+            object_ref: Some(r),
+            ..aws_node("kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5")
+        }),
+    );
+    let (path, r) = target("pods", None, None, None);
+    add(
+        "stolen credentials (a kubelet's token, no user agent, list of pods)",
+        g.one(Call {
+            verb: "list",
+            uri: path,
+            object_ref: Some(r),
+            agent: String::new(),
+            ..by_node(&other)
+        }),
+    );
+    // A user named like EKS's own, mapped through aws-auth.
+    for (verb, agent) in [
+        ("list", "kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5"),
+        ("watch", "backdoor/v0.0.0 (linux/amd64) kubernetes/$Format"),
+    ] {
+        let (path, r) = target("pods", None, None, None);
+        add(
+            "stolen credentials (eks:backdoor, an eks: name EKS does not have)",
+            g.one(Call {
+                verb,
+                uri: path,
+                object_ref: Some(r),
+                ips: vec![other.ip.clone()],
+                agent: agent.to_owned(),
+                ..eks_user("eks:backdoor")
+            }),
+        );
+    }
     out
 }
 
