@@ -69,7 +69,7 @@ fn main() {
             .map(|(_, v)| (*v).to_owned())
     })
     .expect("the benchmark's settings parse");
-    let filter = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[]);
+    let filter = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &[]);
     let processor = Processor::new(config.audit);
 
     part_decode(&literals);

@@ -79,6 +79,7 @@ AUDIT_SETTINGS = [
     ("DD_REDACT_SECRETS", "RedactSecrets", {"true", "false"}, "true"),
     ("DD_REDACT_RESOURCES", "RedactResources", None, ""),
     ("DD_AUDIT_INTERNAL_NETWORKS", "AuditInternalNetworks", None, ""),
+    ("DD_AUDIT_SYSTEM_CLIENTS", "AuditSystemClients", None, ""),
 ]
 
 KINESIS_READ = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"]

@@ -28,6 +28,31 @@ pub enum NoiseLevel {
     Aggressive,
 }
 
+/// The system principals, each with the client it normally uses: the
+/// first clause of both presets (a macro, so the presets stay constants
+/// the docs can show whole).
+macro_rules! system_principals {
+    () => {
+        r"(
+  (@user.username:system\:node\:* @userAgent:(kubelet/* OR kube-proxy/*))
+  OR (@user.username:system\:kube-controller-manager @userAgent:kube-controller-manager/*)
+  OR (@user.username:system\:kube-scheduler @userAgent:kube-scheduler/*)
+  OR (@user.username:system\:kube-proxy @userAgent:kube-proxy/*)
+  OR (@user.username:system\:apiserver @userAgent:kube-apiserver/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:aws-node @userAgent:(aws-node* OR ./aws-k8s-agent* OR aws-k8s-agent/* OR amazon-vpc-cni-k8s/* OR controller/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:coredns @userAgent:(CoreDNS/* OR coredns/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:kube-proxy @userAgent:kube-proxy/*)
+  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller OR system\:serviceaccount\:kube-system\:*)
+    -@user.username:(system\:serviceaccount\:kube-system\:aws-node OR system\:serviceaccount\:kube-system\:coredns OR system\:serviceaccount\:kube-system\:kube-proxy)
+    @userAgent:*kubernetes/* -@userAgent:kubectl/*)
+)"
+    };
+}
+
+/// The system principals' clause of the presets, as they are without
+/// `DD_AUDIT_SYSTEM_CLIENTS`.
+pub const SYSTEM_PRINCIPALS: &str = system_principals!();
+
 /// What the standard preset drops: answered 2xx, asked by a system
 /// principal through the client it normally uses, and one of: a lease
 /// heartbeat, a watch (of anything but secrets), an API discovery or
@@ -43,50 +68,32 @@ pub enum NoiseLevel {
 /// (<os>/<arch>) kubernetes/<commit>`) other than kubectl. The same token
 /// used with `curl`, `python-requests`, `kubectl` or no agent at all, as
 /// stolen credentials are, is not noise.
-pub const NOISE_STANDARD: &str = r"(
-  (@user.username:system\:node\:* @userAgent:(kubelet/* OR kube-proxy/*))
-  OR (@user.username:system\:kube-controller-manager @userAgent:kube-controller-manager/*)
-  OR (@user.username:system\:kube-scheduler @userAgent:kube-scheduler/*)
-  OR (@user.username:system\:kube-proxy @userAgent:kube-proxy/*)
-  OR (@user.username:system\:apiserver @userAgent:kube-apiserver/*)
-  OR (@user.username:system\:serviceaccount\:kube-system\:aws-node @userAgent:(aws-node* OR ./aws-k8s-agent* OR aws-k8s-agent/* OR amazon-vpc-cni-k8s/* OR controller/*))
-  OR (@user.username:system\:serviceaccount\:kube-system\:coredns @userAgent:(CoreDNS/* OR coredns/*))
-  OR (@user.username:system\:serviceaccount\:kube-system\:kube-proxy @userAgent:kube-proxy/*)
-  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller OR system\:serviceaccount\:kube-system\:*)
-    -@user.username:(system\:serviceaccount\:kube-system\:aws-node OR system\:serviceaccount\:kube-system\:coredns OR system\:serviceaccount\:kube-system\:kube-proxy)
-    @userAgent:*kubernetes/* -@userAgent:kubectl/*)
-)
+pub const NOISE_STANDARD: &str = concat!(
+    system_principals!(),
+    r"
 @responseStatus.code:[200 TO 299]
 (
   (@objectRef.resource:leases @verb:(get OR update OR patch))
   OR (@verb:watch -@objectRef.resource:secrets)
   OR (@verb:get -@objectRef:* @requestURI:(/api OR /api/* OR /apis OR /apis/* OR /openapi/* OR /livez* OR /readyz* OR /healthz* OR /metrics OR /version))
   OR (@objectRef.resource:events @verb:(create OR update OR patch))
-)";
+)"
+);
 
 /// What the aggressive preset drops besides: the same principals' `get`
 /// and `list` (of anything but secrets), kubelets' service account tokens
 /// and status patches, and token and access reviews.
-pub const NOISE_AGGRESSIVE_EXTRA: &str = r"(
-  (@user.username:system\:node\:* @userAgent:(kubelet/* OR kube-proxy/*))
-  OR (@user.username:system\:kube-controller-manager @userAgent:kube-controller-manager/*)
-  OR (@user.username:system\:kube-scheduler @userAgent:kube-scheduler/*)
-  OR (@user.username:system\:kube-proxy @userAgent:kube-proxy/*)
-  OR (@user.username:system\:apiserver @userAgent:kube-apiserver/*)
-  OR (@user.username:system\:serviceaccount\:kube-system\:aws-node @userAgent:(aws-node* OR ./aws-k8s-agent* OR aws-k8s-agent/* OR amazon-vpc-cni-k8s/* OR controller/*))
-  OR (@user.username:system\:serviceaccount\:kube-system\:coredns @userAgent:(CoreDNS/* OR coredns/*))
-  OR (@user.username:system\:serviceaccount\:kube-system\:kube-proxy @userAgent:kube-proxy/*)
-  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller OR system\:serviceaccount\:kube-system\:*)
-    -@user.username:(system\:serviceaccount\:kube-system\:aws-node OR system\:serviceaccount\:kube-system\:coredns OR system\:serviceaccount\:kube-system\:kube-proxy)
-    @userAgent:*kubernetes/* -@userAgent:kubectl/*)
-)
+pub const NOISE_AGGRESSIVE_EXTRA: &str = concat!(
+    system_principals!(),
+    r"
 @responseStatus.code:[200 TO 299]
 (
   (@verb:(get OR list) -@objectRef.resource:secrets)
   OR (@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)
   OR (@user.username:system\:node\:* @verb:patch @objectRef.resource:(nodes OR pods) @objectRef.subresource:status)
   OR (@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))
-)";
+)"
+);
 
 /// What no preset drops, whatever it looks like.
 pub const NEVER_DROP: &str = r"@responseStatus.code:>=400
@@ -107,6 +114,50 @@ OR (@verb:(create OR update OR patch OR delete OR deletecollection) (
 OR (@verb:create @objectRef.resource:(selfsubjectrulesreviews OR selfsubjectaccessreviews))
 OR (@objectRef.resource:serviceaccounts @objectRef.subresource:token -@user.username:system\:node\:*)
 OR PUBLIC_IP(@sourceIPs) OR -@sourceIPs:*";
+
+/// A principal of the user's own, counted as a system principal when it
+/// calls with one of its clients (`DD_AUDIT_SYSTEM_CLIENTS`): patterns
+/// with `*` and `?` wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemClient {
+    pub user: String,
+    pub agents: Vec<String>,
+}
+
+/// `pattern` as a query value: every character the query syntax reads
+/// is escaped, except the wildcards.
+fn query_value(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    for c in pattern.chars() {
+        if !(c.is_alphanumeric() || matches!(c, '*' | '?' | '/' | '.' | '_')) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A preset's text with the user's principals added to its system
+/// principals.
+fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
+    if clients.is_empty() {
+        return preset.to_owned();
+    }
+    let open = SYSTEM_PRINCIPALS
+        .strip_suffix("\n)")
+        .expect("the clause ends with its parenthesis");
+    let mut principals = open.to_owned();
+    for client in clients {
+        let agents: Vec<String> = client.agents.iter().map(|a| query_value(a)).collect();
+        principals.push_str(&format!(
+            "\n  OR (@user.username:{} @userAgent:({}))",
+            query_value(&client.user),
+            agents.join(" OR ")
+        ));
+    }
+    principals.push_str("\n)");
+    preset.replacen(SYSTEM_PRINCIPALS, &principals, 1)
+}
 
 /// The guard, with the deployment's internal networks added to its
 /// public-address test.
@@ -147,12 +198,15 @@ pub struct AuditFilter {
 impl AuditFilter {
     /// `internal_networks` (`DD_AUDIT_INTERNAL_NETWORKS`, already checked)
     /// count as internal for the guard's public-address clause: a NAT
-    /// gateway's public address, the VPC's IPv6 ranges.
+    /// gateway's public address, the VPC's IPv6 ranges. `system_clients`
+    /// (`DD_AUDIT_SYSTEM_CLIENTS`) are the user's own principals the
+    /// presets treat as system ones, with their clients.
     pub fn new(
         include: Option<AuditQuery>,
         exclude: Option<AuditQuery>,
         noise: Option<NoiseLevel>,
         internal_networks: &[String],
+        system_clients: &[SystemClient],
     ) -> Self {
         let preset = |text: &str| -> AuditQuery {
             text.parse()
@@ -160,10 +214,11 @@ impl AuditFilter {
         };
         let noise = noise.map(|level| NoisePreset {
             noise: match level {
-                NoiseLevel::Standard => vec![preset(NOISE_STANDARD)],
-                NoiseLevel::Aggressive => {
-                    vec![preset(NOISE_STANDARD), preset(NOISE_AGGRESSIVE_EXTRA)]
-                }
+                NoiseLevel::Standard => vec![preset(&preset_text(NOISE_STANDARD, system_clients))],
+                NoiseLevel::Aggressive => vec![
+                    preset(&preset_text(NOISE_STANDARD, system_clients)),
+                    preset(&preset_text(NOISE_AGGRESSIVE_EXTRA, system_clients)),
+                ],
             },
             guard: preset(&guard_text(internal_networks)),
         });
@@ -330,7 +385,7 @@ mod tests {
     /// does not have.
     #[test]
     fn system_principals_are_noise_only_with_their_usual_client() {
-        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
+        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[], &[]);
         let aws_node = "system:serviceaccount:kube-system:aws-node";
         for (user, verb, resource) in [
             (aws_node, "watch", "pods"),
@@ -369,16 +424,49 @@ mod tests {
         assert_eq!(verdict(&filter, &e), AuditVerdict::Keep);
     }
 
+    /// `DD_AUDIT_SYSTEM_CLIENTS`: an operator's routine traffic becomes
+    /// noise with its own client, and only with it.
+    #[test]
+    fn system_clients_extend_the_principals() {
+        let argocd = "system:serviceaccount:argocd:argocd-application-controller";
+        let mut e = event(argocd, "watch", "deployments", 200);
+        e["userAgent"] =
+            json!("argocd-application-controller/v2.13.1 (linux/amd64) kubernetes/$Format");
+        let plain = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &[]);
+        assert_eq!(verdict(&plain, &e), AuditVerdict::Keep);
+        let clients = [SystemClient {
+            user: "system:serviceaccount:argocd:*".into(),
+            agents: vec!["argocd-*/*".into(), "argocd (v2.13)".into()],
+        }];
+        let extended = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &clients);
+        assert_eq!(verdict(&extended, &e), AuditVerdict::Noise);
+        // Characters of the query syntax in a pattern are literal.
+        e["userAgent"] = json!("argocd (v2.13)");
+        assert_eq!(verdict(&extended, &e), AuditVerdict::Noise);
+        for agent in [
+            "curl/8.5.0",
+            "kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5",
+            "",
+        ] {
+            e["userAgent"] = json!(agent);
+            assert_eq!(verdict(&extended, &e), AuditVerdict::Keep, "{agent}");
+        }
+        // The guard still wins: the operator's secrets watch is kept.
+        let mut secrets = event(argocd, "watch", "secrets", 200);
+        secrets["userAgent"] = json!("argocd-application-controller/v2.13.1");
+        assert_eq!(verdict(&extended, &secrets), AuditVerdict::Keep);
+    }
+
     #[test]
     fn presets_parse() {
-        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
+        let filter = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[], &[]);
         assert!(filter.is_active());
         assert!(!AuditFilter::default().is_active());
     }
 
     #[test]
     fn the_standard_preset_drops_heartbeats_and_watches_only() {
-        let f = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[]);
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &[]);
         assert_eq!(
             verdict(&f, &event(NODE, "update", "leases", 200)),
             AuditVerdict::Noise
@@ -392,7 +480,7 @@ mod tests {
             AuditVerdict::Keep,
             "a read is noise only for the aggressive preset"
         );
-        let a = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
+        let a = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[], &[]);
         assert_eq!(
             verdict(&a, &event(NODE, "get", "pods", 200)),
             AuditVerdict::Noise
@@ -401,7 +489,7 @@ mod tests {
 
     #[test]
     fn guards_keep_what_looks_like_noise() {
-        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[], &[]);
         let kept = [
             event(NODE, "update", "leases", 409),
             event(NODE, "watch", "secrets", 200),
@@ -432,7 +520,7 @@ mod tests {
     /// outside kube-system is not a system principal.
     #[test]
     fn spoofed_addresses_and_application_service_accounts_are_kept() {
-        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[]);
+        let f = AuditFilter::new(None, None, Some(NoiseLevel::Aggressive), &[], &[]);
         let mut spoofed = event(NODE, "watch", "pods", 200);
         spoofed["sourceIPs"] = json!(["10.0.1.23", "203.0.113.50"]);
         assert_eq!(verdict(&f, &spoofed), AuditVerdict::Keep);
@@ -469,12 +557,12 @@ mod tests {
         v6["sourceIPs"] = json!(["2600:1f18:4b2:8c00::17"]);
         let mut outsider = event(NODE, "watch", "pods", 200);
         outsider["sourceIPs"] = json!(["203.0.113.50"]);
-        let plain = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[]);
+        let plain = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &[]);
         let nets = [
             "52.95.110.7/32".to_owned(),
             "2600:1f18:4b2:8c00::/56".to_owned(),
         ];
-        let with = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &nets);
+        let with = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &nets, &[]);
         for e in [&natted, &v6] {
             assert_eq!(verdict(&plain, e), AuditVerdict::Keep);
             assert_eq!(verdict(&with, e), AuditVerdict::Noise);
@@ -486,7 +574,7 @@ mod tests {
     fn user_queries_come_first_and_exclude_wins() {
         let include: AuditQuery = "@verb:(get OR watch)".parse().unwrap();
         let exclude: AuditQuery = "@objectRef.resource:leases".parse().unwrap();
-        let f = AuditFilter::new(Some(include), Some(exclude), None, &[]);
+        let f = AuditFilter::new(Some(include), Some(exclude), None, &[], &[]);
         assert_eq!(
             verdict(&f, &event("alice", "get", "pods", 200)),
             AuditVerdict::Keep
@@ -504,7 +592,7 @@ mod tests {
     #[test]
     fn messages_that_are_not_audit_events_pass() {
         let include: AuditQuery = "@verb:get".parse().unwrap();
-        let f = AuditFilter::new(Some(include), None, Some(NoiseLevel::Aggressive), &[]);
+        let f = AuditFilter::new(Some(include), None, Some(NoiseLevel::Aggressive), &[], &[]);
         for literal in [
             r#""time=\"2026-11-26T10:00:00Z\" level=info msg=\"access granted\"""#,
             r#""[1,2]""#,

@@ -4,7 +4,7 @@
 use regex::Regex;
 
 use super::{ConfigError, Env};
-use crate::audit::filter::{AuditFilter, MatchFilter, NoiseLevel};
+use crate::audit::filter::{AuditFilter, MatchFilter, NoiseLevel, SystemClient};
 use crate::audit::query::AuditQuery;
 use crate::audit::scrubbing::{Scrubber, SerializedRule, email_rule, ip_rule};
 use crate::audit::{AuditSettings, SecretRedactor};
@@ -95,8 +95,8 @@ fn scrubber(env: &Env<'_>) -> Result<Scrubber, ConfigError> {
     Ok(scrubber)
 }
 
-/// `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE`, `DD_AUDIT_NOISE_FILTER` and
-/// `DD_AUDIT_INTERNAL_NETWORKS`.
+/// `DD_AUDIT_INCLUDE`, `DD_AUDIT_EXCLUDE`, `DD_AUDIT_NOISE_FILTER`,
+/// `DD_AUDIT_INTERNAL_NETWORKS` and `DD_AUDIT_SYSTEM_CLIENTS`.
 fn audit_filter(env: &Env<'_>) -> Result<AuditFilter, ConfigError> {
     let query = |variable: &'static str| -> Result<Option<AuditQuery>, ConfigError> {
         env.raw(variable)
@@ -143,5 +143,44 @@ fn audit_filter(env: &Env<'_>) -> Result<AuditFilter, ConfigError> {
         query("DD_AUDIT_EXCLUDE")?,
         noise,
         &internal_networks,
+        &system_clients(env.get("DD_AUDIT_SYSTEM_CLIENTS").as_deref())?,
     ))
+}
+
+/// `DD_AUDIT_SYSTEM_CLIENTS`: `USER=AGENT|AGENT;USER=AGENT`, each a
+/// pattern with `*` and `?` wildcards, such as
+/// `system:serviceaccount:argocd:*=argocd-*/*`.
+fn system_clients(value: Option<&str>) -> Result<Vec<SystemClient>, ConfigError> {
+    const ACCEPTS: &str = "entries USER=AGENT separated by ';', several agents separated by '|', with * and ? wildcards, such as system:serviceaccount:argocd:*=argocd-*/*";
+    let mut clients = Vec::new();
+    for entry in value
+        .unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let invalid = || ConfigError::Invalid {
+            variable: "DD_AUDIT_SYSTEM_CLIENTS",
+            value: entry.to_owned(),
+            accepts: ACCEPTS,
+        };
+        let (user, agents) = entry.split_once('=').ok_or_else(invalid)?;
+        let user = user.trim();
+        let agents: Vec<String> = agents
+            .split('|')
+            .map(str::trim)
+            .map(str::to_owned)
+            .collect();
+        // A pattern of wildcards alone would make any principal, or any
+        // client, a system one's: the point of the check is lost.
+        let too_wide = |p: &str| p.chars().all(|c| matches!(c, '*' | '?'));
+        if too_wide(user) || agents.iter().any(|a| too_wide(a)) {
+            return Err(invalid());
+        }
+        clients.push(SystemClient {
+            user: user.to_owned(),
+            agents,
+        });
+    }
+    Ok(clients)
 }

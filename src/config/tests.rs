@@ -300,6 +300,21 @@ fn audit_filters() {
             "10.0.0.0/8, 52.95.110.7/33",
             "comma-separated IPv4 or IPv6 networks",
         ),
+        (
+            "DD_AUDIT_SYSTEM_CLIENTS",
+            "system:serviceaccount:argocd:*",
+            "entries USER=AGENT separated by ';'",
+        ),
+        (
+            "DD_AUDIT_SYSTEM_CLIENTS",
+            "*=argocd/*",
+            "with * and ? wildcards",
+        ),
+        (
+            "DD_AUDIT_SYSTEM_CLIENTS",
+            "system:serviceaccount:argocd:a=argocd/*|*",
+            "such as system:serviceaccount:argocd:*=argocd-*/*",
+        ),
     ] {
         let msg = parse(&[(var, value)]).unwrap_err().to_string();
         assert!(msg.starts_with(var) && msg.contains(expected), "{msg}");
