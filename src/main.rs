@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use eks_audit_forwarder::api_key::{ApiKeySource, fetch_api_key};
+use eks_audit_forwarder::audit::filter::NoiseLevel;
+use eks_audit_forwarder::audit::noise_report;
 use eks_audit_forwarder::group_tags::GroupTagCache;
 use eks_audit_forwarder::rules::cli::{RulesCommand, USAGE as RULES_USAGE};
-use eks_audit_forwarder::rules::input::LogReader;
+use eks_audit_forwarder::rules::input::{Input, LogReader};
 use eks_audit_forwarder::shape::LogShaper;
 use eks_audit_forwarder::spill::SpillStore;
 use eks_audit_forwarder::{Config, Destination, Forwarder, aws, lambda, local, logging};
@@ -18,13 +20,23 @@ use eks_audit_forwarder::{Config, Destination, Forwarder, aws, lambda, local, lo
 const USAGE: &str = "usage: eks-audit-forwarder                            run as an AWS Lambda function (Runtime API loop)
        eks-audit-forwarder invoke [--dry-run] FILE... run Lambda event files locally
                                                       (a dry run to stdout with --dry-run or without an API key)
-       eks-audit-forwarder rules check|run|test|export ...  detection rules as code (rules --help)";
+       eks-audit-forwarder rules check|run|test|export ...  detection rules as code (rules --help)
+       eks-audit-forwarder noise-report [--level standard|aggressive] INPUT...
+                                                      what the noise preset would drop from these audit logs
+                                                      (files of any kind rules run reads, or s3://bucket/prefix)";
 
 /// What the command line asks for.
 enum Command {
     Lambda,
-    Invoke { files: Vec<PathBuf>, dry_run: bool },
+    Invoke {
+        files: Vec<PathBuf>,
+        dry_run: bool,
+    },
     Rules(RulesCommand),
+    NoiseReport {
+        level: Option<NoiseLevel>,
+        inputs: Vec<Input>,
+    },
 }
 
 /// Keeps freed memory in the process instead of giving it back to the
@@ -81,6 +93,13 @@ fn main() -> ExitCode {
             }
             Command::Invoke { files, dry_run }
         }
+        Some((cmd, rest)) if cmd == "noise-report" => match noise_report_args(rest) {
+            Ok(command) => command,
+            Err(message) => {
+                eprintln!("{message}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some((cmd, rest)) if cmd == "rules" => {
             if rest.first().is_some_and(|a| a == "--help" || a == "-h") {
                 println!("{RULES_USAGE}");
@@ -126,13 +145,16 @@ fn main() -> ExitCode {
 
     let command = match command {
         Command::Rules(command) => return run_rules(command, &config, &runtime, &sdk),
+        Command::NoiseReport { level, inputs } => {
+            return run_noise_report(level, &inputs, &config, &runtime, &sdk);
+        }
         other => other,
     };
 
     // The destination is chosen here, explicitly: a dry run only when
     // asked for, or locally with no key at all.
     let dry_run = match &command {
-        Command::Lambda | Command::Rules(_) => false,
+        Command::Lambda | Command::Rules(_) | Command::NoiseReport { .. } => false,
         Command::Invoke { dry_run, .. } => *dry_run || config.api_key == ApiKeySource::Unset,
     };
     let destination = if dry_run {
@@ -187,6 +209,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Rules(command) => run_rules(command, &config, &runtime, &sdk),
+        Command::NoiseReport { level, inputs } => {
+            run_noise_report(level, &inputs, &config, &runtime, &sdk)
+        }
     }
 }
 
@@ -204,6 +229,48 @@ fn run_rules(
         .reads_s3()
         .then(|| runtime.block_on(async { aws::s3_client(sdk.get().await) }));
     ExitCode::from(runtime.block_on(eks_audit_forwarder::rules::cli::run(command, reader, s3)))
+}
+
+/// `noise-report [--level standard|aggressive] INPUT...`.
+fn noise_report_args(args: &[String]) -> Result<Command, String> {
+    let mut level = None;
+    let mut inputs = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--level" => {
+                level = Some(match rest.next().map(String::as_str) {
+                    Some("standard") => NoiseLevel::Standard,
+                    Some("aggressive") => NoiseLevel::Aggressive,
+                    _ => return Err("--level takes standard or aggressive".into()),
+                });
+            }
+            option if option.starts_with("--") => return Err(format!("unknown option {option}")),
+            input => inputs.push(Input::parse(input).map_err(|e| e.to_string())?),
+        }
+    }
+    if inputs.is_empty() {
+        return Err("noise-report needs INPUT...".into());
+    }
+    Ok(Command::NoiseReport { level, inputs })
+}
+
+/// The noise report, with the deployment's own settings of the preset
+/// (`DD_AUDIT_INTERNAL_NETWORKS`, `DD_AUDIT_SYSTEM_CLIENTS`).
+fn run_noise_report(
+    level: Option<NoiseLevel>,
+    inputs: &[Input],
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+    sdk: &aws::SharedSdk,
+) -> ExitCode {
+    let report = config.audit.audit_filter.noise_report(level);
+    let mut reader = LogReader::new(LogShaper::new(&config.shape), config.max_decompressed_bytes);
+    let s3 = inputs
+        .iter()
+        .any(Input::is_s3)
+        .then(|| runtime.block_on(async { aws::s3_client(sdk.get().await) }));
+    ExitCode::from(runtime.block_on(noise_report::run(report, inputs, &mut reader, s3.as_ref())))
 }
 
 /// A start-up failure as one JSON line on stderr (Lambda shows it with the

@@ -197,3 +197,44 @@ async fn the_presets_remove_most_of_the_model_traffic_mix() {
         "{aggressive:?}"
     );
 }
+
+/// The dry-run report (`noise-report`) says what the preset would drop
+/// on the same events: its count is the forwarder's, for both presets,
+/// and it shows the stolen-credential lookalikes it keeps.
+#[tokio::test]
+async fn the_noise_report_matches_what_the_preset_drops() {
+    let golden = never_drop_golden();
+    let mut messages = model_mix(3_000, 11);
+    messages.extend(golden.iter().map(|g| g.message.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let lines = support::write_temp(dir.path(), "audit.jsonl", &(messages.join("\n") + "\n"));
+    let intake = IntakeEmulator::start(IntakeContract::default()).await;
+    for level in ["standard", "aggressive"] {
+        let (_, total) = forward(
+            &intake,
+            &messages,
+            &[
+                ("DD_AUDIT_NOISE_FILTER", level),
+                ("DD_REDACT_SECRETS", "false"),
+            ],
+        )
+        .await;
+        let out = support::forwarder_command(&[])
+            .args(["noise-report", "--level", level, lines.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let report = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = format!(
+            "DD_AUDIT_NOISE_FILTER={level} would drop {} of {} audit events",
+            total.filtered_as_noise,
+            messages.len()
+        );
+        assert!(report.starts_with(&expected), "{expected}\n{report}");
+        assert!(report.contains("agent=\"curl/8.5.0\""), "{report}");
+    }
+}

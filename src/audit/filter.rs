@@ -137,9 +137,14 @@ fn query_value(pattern: &str) -> String {
     out
 }
 
+/// The system principals' clause with the user's own principals added.
+pub(crate) fn system_principals_text(clients: &[SystemClient]) -> String {
+    preset_text(SYSTEM_PRINCIPALS, clients)
+}
+
 /// A preset's text with the user's principals added to its system
 /// principals.
-fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
+pub(crate) fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
     if clients.is_empty() {
         return preset.to_owned();
     }
@@ -161,7 +166,7 @@ fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
 
 /// The guard, with the deployment's internal networks added to its
 /// public-address test.
-fn guard_text(internal_networks: &[String]) -> String {
+pub(crate) fn guard_text(internal_networks: &[String]) -> String {
     if internal_networks.is_empty() {
         return NEVER_DROP.to_owned();
     }
@@ -193,6 +198,11 @@ pub struct AuditFilter {
     include: Option<AuditQuery>,
     exclude: Option<AuditQuery>,
     noise: Option<NoisePreset>,
+    /// `DD_AUDIT_NOISE_FILTER`, `DD_AUDIT_INTERNAL_NETWORKS` and
+    /// `DD_AUDIT_SYSTEM_CLIENTS` as given, for the noise report.
+    level: Option<NoiseLevel>,
+    internal_networks: Vec<String>,
+    system_clients: Vec<SystemClient>,
 }
 
 impl AuditFilter {
@@ -212,6 +222,7 @@ impl AuditFilter {
             text.parse()
                 .unwrap_or_else(|e| panic!("a built-in preset must parse: {e}"))
         };
+        let noise_level = noise;
         let noise = noise.map(|level| NoisePreset {
             noise: match level {
                 NoiseLevel::Standard => vec![preset(&preset_text(NOISE_STANDARD, system_clients))],
@@ -225,7 +236,10 @@ impl AuditFilter {
         let mut filter = Self {
             include,
             exclude,
+            level: noise_level,
             noise,
+            internal_networks: internal_networks.to_vec(),
+            system_clients: system_clients.to_vec(),
         };
         // The queries read many of the same fields (the guard most of
         // the preset's): one table, so each is looked up once per event.
@@ -249,6 +263,16 @@ impl AuditFilter {
 
     pub fn is_active(&self) -> bool {
         self.include.is_some() || self.exclude.is_some() || self.noise.is_some()
+    }
+
+    /// The noise report for `level` (else the configured level, else
+    /// standard), with this deployment's networks and system clients.
+    pub fn noise_report(&self, level: Option<NoiseLevel>) -> super::noise_report::NoiseReport {
+        super::noise_report::NoiseReport::new(
+            level.or(self.level).unwrap_or(NoiseLevel::Standard),
+            &self.internal_networks,
+            &self.system_clients,
+        )
     }
 
     /// The verdict on a message given as its JSON string literal. The

@@ -32,6 +32,7 @@
 
 pub mod filter;
 mod message;
+pub mod noise_report;
 pub mod query;
 pub mod redaction;
 pub mod scrubbing;
