@@ -49,6 +49,18 @@ macro_rules! system_principals {
     };
 }
 
+/// Operators: service accounts of any namespace through a Kubernetes
+/// client library (not kubectl). The presets drop only their lease
+/// renewals (standard) and watches (aggressive).
+macro_rules! operators {
+    () => {
+        r"(@user.username:system\:serviceaccount\:* @userAgent:*kubernetes/* -@userAgent:kubectl/*)"
+    };
+}
+
+/// The operators' clause of the presets.
+pub const OPERATORS: &str = operators!();
+
 /// The system principals' clause of the presets, as they are without
 /// `DD_AUDIT_SYSTEM_CLIENTS`.
 pub const SYSTEM_PRINCIPALS: &str = system_principals!();
@@ -56,7 +68,9 @@ pub const SYSTEM_PRINCIPALS: &str = system_principals!();
 /// What the standard preset drops: answered 2xx, asked by a system
 /// principal through the client it normally uses, and one of: a lease
 /// heartbeat, a watch (of anything but secrets), an API discovery or
-/// health request, an event write.
+/// health request, an event write, a token or access review, a kubelet's
+/// token request or node status, the autoscaler's reads of scale and
+/// metrics and its status writes; and operators' lease renewals.
 ///
 /// A system principal is a node, a control-plane component, one of the
 /// `eks:` users EKS has (the list of docs/audit.md, with its sources: an
@@ -69,6 +83,7 @@ pub const SYSTEM_PRINCIPALS: &str = system_principals!();
 /// used with `curl`, `python-requests`, `kubectl` or no agent at all, as
 /// stolen credentials are, is not noise.
 pub const NOISE_STANDARD: &str = concat!(
+    "(",
     system_principals!(),
     r"
 @responseStatus.code:[200 TO 299]
@@ -77,22 +92,37 @@ pub const NOISE_STANDARD: &str = concat!(
   OR (@verb:watch -@objectRef.resource:secrets)
   OR (@verb:get -@objectRef:* @requestURI:(/api OR /api/* OR /apis OR /apis/* OR /openapi/* OR /livez* OR /readyz* OR /healthz* OR /metrics OR /version))
   OR (@objectRef.resource:events @verb:(create OR update OR patch))
-)"
+  OR (@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))
+  OR (@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)
+  OR (@user.username:system\:node\:* @verb:(get OR patch) @objectRef.resource:nodes)
+  OR (@verb:get @objectRef.resource:deployments @objectRef.subresource:scale)
+  OR (@verb:(get OR list) @objectRef.apiGroup:metrics.k8s.io)
+  OR (@verb:(update OR patch) @objectRef.resource:horizontalpodautoscalers @objectRef.subresource:status)
+))
+OR (",
+    operators!(),
+    r"
+@responseStatus.code:[200 TO 299]
+@objectRef.resource:leases @verb:(get OR update OR patch))"
 );
 
 /// What the aggressive preset drops besides: the same principals' `get`
-/// and `list` (of anything but secrets), kubelets' service account tokens
-/// and status patches, and token and access reviews.
+/// and `list` (of anything but secrets), kubelets' pod status patches,
+/// and operators' watches (of anything but secrets).
 pub const NOISE_AGGRESSIVE_EXTRA: &str = concat!(
+    "(",
     system_principals!(),
     r"
 @responseStatus.code:[200 TO 299]
 (
   (@verb:(get OR list) -@objectRef.resource:secrets)
-  OR (@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)
-  OR (@user.username:system\:node\:* @verb:patch @objectRef.resource:(nodes OR pods) @objectRef.subresource:status)
-  OR (@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))
-)"
+  OR (@user.username:system\:node\:* @verb:patch @objectRef.resource:pods @objectRef.subresource:status)
+))
+OR (",
+    operators!(),
+    r"
+@responseStatus.code:[200 TO 299]
+@verb:watch -@objectRef.resource:secrets)"
 );
 
 /// What no preset drops, whatever it looks like.
@@ -103,7 +133,7 @@ OR @impersonatedUser:*
 OR @objectRef.subresource:(exec OR attach OR portforward OR ephemeralcontainers OR proxy)
 OR @objectRef.resource:secrets
 OR (@verb:(create OR update OR patch OR delete OR deletecollection) (
-  -@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
+  (-@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*) -@objectRef.resource:leases)
   OR (@verb:create @objectRef.resource:pods -@objectRef.subresource:*)
   OR @objectRef.resource:(deployments OR daemonsets OR statefulsets OR replicasets OR jobs OR cronjobs)
   OR @objectRef.resource:(roles OR clusterroles OR rolebindings OR clusterrolebindings OR namespaces OR services)
@@ -548,20 +578,39 @@ mod tests {
         let mut spoofed = event(NODE, "watch", "pods", 200);
         spoofed["sourceIPs"] = json!(["10.0.1.23", "203.0.113.50"]);
         assert_eq!(verdict(&f, &spoofed), AuditVerdict::Keep);
+        // A service account outside kube-system is an application's or an
+        // operator's: only its lease renewals (standard) and watches
+        // (aggressive) through a client library are noise.
         let app = "system:serviceaccount:default:webapp";
         for (verb, resource) in [
-            ("update", "leases"),
             ("create", "events"),
             ("create", "tokenreviews"),
             ("create", "subjectaccessreviews"),
             ("list", "pods"),
-            ("watch", "pods"),
             ("get", "configmaps"),
         ] {
             assert_eq!(
                 verdict(&f, &event(app, verb, resource, 200)),
                 AuditVerdict::Keep,
                 "{verb} {resource}"
+            );
+        }
+        let standard = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &[]);
+        for (verb, resource) in [("update", "leases"), ("watch", "pods")] {
+            let mut e = event(app, verb, resource, 200);
+            e["userAgent"] = json!("webapp/v1.4.2 (linux/amd64) kubernetes/$Format");
+            assert_eq!(verdict(&f, &e), AuditVerdict::Noise, "{verb} {resource}");
+            let kept = if resource == "leases" {
+                AuditVerdict::Noise
+            } else {
+                AuditVerdict::Keep
+            };
+            assert_eq!(verdict(&standard, &e), kept, "standard: {verb} {resource}");
+            e["userAgent"] = json!("kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5");
+            assert_eq!(
+                verdict(&f, &e),
+                AuditVerdict::Keep,
+                "kubectl: {verb} {resource}"
             );
         }
         let system = "system:serviceaccount:kube-system:aws-node";

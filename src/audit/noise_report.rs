@@ -11,51 +11,105 @@
 
 use std::fmt::Write as _;
 
-use super::filter::{NoiseLevel, SystemClient, guard_text, system_principals_text};
+use super::filter::{NoiseLevel, OPERATORS, SystemClient, guard_text, system_principals_text};
 use super::query::{AuditEvent, AuditQuery};
 use crate::rules::input::{Input, LogReader};
 
-/// Each class the presets drop, the preset that adds it, and its clause.
-pub const NOISE_CLASSES: &[(NoiseLevel, &str, &str)] = &[
+/// Whose requests a class is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principals {
+    /// System principals through their usual clients.
+    System,
+    /// Service accounts of any namespace through a client library.
+    Operators,
+}
+
+/// Each class the presets drop: the preset that adds it, whose requests,
+/// its name and its clause.
+pub const NOISE_CLASSES: &[(NoiseLevel, Principals, &str, &str)] = &[
     (
         NoiseLevel::Standard,
+        Principals::System,
         "lease heartbeats",
         r"(@objectRef.resource:leases @verb:(get OR update OR patch))",
     ),
     (
         NoiseLevel::Standard,
+        Principals::System,
         "watches (not of secrets)",
         r"(@verb:watch -@objectRef.resource:secrets)",
     ),
     (
         NoiseLevel::Standard,
+        Principals::System,
         "discovery and health",
         r"(@verb:get -@objectRef:* @requestURI:(/api OR /api/* OR /apis OR /apis/* OR /openapi/* OR /livez* OR /readyz* OR /healthz* OR /metrics OR /version))",
     ),
     (
         NoiseLevel::Standard,
+        Principals::System,
         "event writes",
         r"(@objectRef.resource:events @verb:(create OR update OR patch))",
     ),
     (
+        NoiseLevel::Standard,
+        Principals::System,
+        "token and access reviews",
+        r"(@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))",
+    ),
+    (
+        NoiseLevel::Standard,
+        Principals::System,
+        "kubelet token requests",
+        r"(@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)",
+    ),
+    (
+        NoiseLevel::Standard,
+        Principals::System,
+        "kubelet node status and gets",
+        r"(@user.username:system\:node\:* @verb:(get OR patch) @objectRef.resource:nodes)",
+    ),
+    (
+        NoiseLevel::Standard,
+        Principals::System,
+        "autoscaler reads of scale",
+        r"(@verb:get @objectRef.resource:deployments @objectRef.subresource:scale)",
+    ),
+    (
+        NoiseLevel::Standard,
+        Principals::System,
+        "metrics reads",
+        r"(@verb:(get OR list) @objectRef.apiGroup:metrics.k8s.io)",
+    ),
+    (
+        NoiseLevel::Standard,
+        Principals::System,
+        "autoscaler status writes",
+        r"(@verb:(update OR patch) @objectRef.resource:horizontalpodautoscalers @objectRef.subresource:status)",
+    ),
+    (
+        NoiseLevel::Standard,
+        Principals::Operators,
+        "operators' lease renewals",
+        r"@objectRef.resource:leases @verb:(get OR update OR patch)",
+    ),
+    (
         NoiseLevel::Aggressive,
+        Principals::System,
         "gets and lists (not of secrets)",
         r"(@verb:(get OR list) -@objectRef.resource:secrets)",
     ),
     (
         NoiseLevel::Aggressive,
-        "kubelet token requests",
-        r"(@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)",
+        Principals::System,
+        "kubelet pod status patches",
+        r"(@user.username:system\:node\:* @verb:patch @objectRef.resource:pods @objectRef.subresource:status)",
     ),
     (
         NoiseLevel::Aggressive,
-        "kubelet status patches",
-        r"(@user.username:system\:node\:* @verb:patch @objectRef.resource:(nodes OR pods) @objectRef.subresource:status)",
-    ),
-    (
-        NoiseLevel::Aggressive,
-        "token and access reviews",
-        r"(@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))",
+        Principals::Operators,
+        "operators' watches (not of secrets)",
+        r"@verb:watch -@objectRef.resource:secrets",
     ),
 ];
 
@@ -80,7 +134,7 @@ pub const GUARD_CLAUSES: &[(&str, &str)] = &[
     (
         "a write detections key on",
         r"(@verb:(create OR update OR patch OR delete OR deletecollection) (
-  -@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*)
+  (-@user.username:(system\:node\:* OR system\:kube-* OR system\:apiserver OR eks\:* OR system\:serviceaccount\:kube-system\:*) -@objectRef.resource:leases)
   OR (@verb:create @objectRef.resource:pods -@objectRef.subresource:*)
   OR @objectRef.resource:(deployments OR daemonsets OR statefulsets OR replicasets OR jobs OR cronjobs)
   OR @objectRef.resource:(roles OR clusterroles OR rolebindings OR clusterrolebindings OR namespaces OR services)
@@ -128,9 +182,10 @@ impl Tally {
 pub struct NoiseReport {
     level: NoiseLevel,
     principals: AuditQuery,
+    operators: AuditQuery,
     system_looking: AuditQuery,
     answered: AuditQuery,
-    classes: Vec<(&'static str, AuditQuery)>,
+    classes: Vec<(Principals, &'static str, AuditQuery)>,
     guard: Vec<(&'static str, AuditQuery)>,
     total: Tally,
     not_audit: Tally,
@@ -153,10 +208,10 @@ impl NoiseReport {
         internal_networks: &[String],
         system_clients: &[SystemClient],
     ) -> Self {
-        let classes: Vec<(&'static str, AuditQuery)> = NOISE_CLASSES
+        let classes: Vec<(Principals, &'static str, AuditQuery)> = NOISE_CLASSES
             .iter()
-            .filter(|(l, _, _)| *l == NoiseLevel::Standard || level == NoiseLevel::Aggressive)
-            .map(|(_, name, text)| (*name, built_in(text)))
+            .filter(|(l, ..)| *l == NoiseLevel::Standard || level == NoiseLevel::Aggressive)
+            .map(|(_, who, name, text)| (*who, *name, built_in(text)))
             .collect();
         let guard_full = guard_text(internal_networks);
         let public = GUARD_CLAUSES.len() - 1;
@@ -179,6 +234,7 @@ impl NoiseReport {
         Self {
             level,
             principals: built_in(&system_principals_text(system_clients)),
+            operators: built_in(OPERATORS),
             system_looking: built_in(SYSTEM_LOOKING),
             answered: built_in("@responseStatus.code:[200 TO 299]"),
             dropped: vec![Tally::default(); classes.len()],
@@ -201,19 +257,31 @@ impl NoiseReport {
             self.not_audit.add(bytes);
             return;
         };
-        let Some(class) = self.classes.iter().position(|(_, q)| q.matches(&event)) else {
-            return;
-        };
         if !self.answered.matches(&event) {
             return;
         }
-        if !self.principals.matches(&event) {
-            if self.system_looking.matches(&event) {
+        let system = self.principals.matches(&event);
+        let operator = self.operators.matches(&event);
+        let class = self.classes.iter().position(|(who, _, q)| {
+            let principal = match who {
+                Principals::System => system,
+                Principals::Operators => operator,
+            };
+            principal && q.matches(&event)
+        });
+        let Some(class) = class else {
+            // A system class's request by a system-looking name through
+            // another client: what stolen credentials look like.
+            let looks_like_noise = self
+                .classes
+                .iter()
+                .any(|(who, _, q)| *who == Principals::System && q.matches(&event));
+            if looks_like_noise && self.system_looking.matches(&event) {
                 self.other_client.add(bytes);
                 self.sample(&event, "a system-looking principal through another client, or an eks: name EKS does not have");
             }
             return;
-        }
+        };
         match self.guard.iter().position(|(_, q)| q.matches(&event)) {
             Some(g) => {
                 self.guarded[g].add(bytes);
@@ -285,7 +353,7 @@ impl NoiseReport {
                 t.events, t.bytes
             );
         };
-        for ((name, _), t) in self.classes.iter().zip(&self.dropped) {
+        for ((_, name, _), t) in self.classes.iter().zip(&self.dropped) {
             row(&mut out, name, *t);
         }
         let _ = writeln!(out, "\nlooked like noise, kept by the guard:");
@@ -346,7 +414,7 @@ mod tests {
     #[test]
     fn the_classes_and_guard_clauses_make_up_the_presets() {
         let [standard, aggressive, guard] = presets();
-        for (level, _, text) in NOISE_CLASSES {
+        for (level, _, _, text) in NOISE_CLASSES {
             let preset = match level {
                 NoiseLevel::Standard => standard,
                 NoiseLevel::Aggressive => aggressive,
