@@ -3077,6 +3077,70 @@ pub fn never_drop_golden() -> Vec<GoldenEvent> {
             ..by_node(&other)
         }),
     );
+    // Lookalikes of the routine classes issue 17 added, told apart only
+    // by the client, the principal or the verb.
+    let (path, r) = target("subjectaccessreviews", None, None, None);
+    add(
+        "stolen credentials (aws-node's token, curl, access review)",
+        g.one(Call {
+            verb: "create",
+            uri: path,
+            object_ref: Some(r),
+            code: 201,
+            ..aws_node("curl/8.5.0")
+        }),
+    );
+    let (path, r) = target("pods", None, None, None);
+    let mut metrics = g.one(Call {
+        verb: "list",
+        uri: path.replace("/api/v1/", "/apis/metrics.k8s.io/v1beta1/"),
+        object_ref: Some(r),
+        ..aws_node("python-requests/2.32.3")
+    });
+    metrics["objectRef"]["apiGroup"] = json!("metrics.k8s.io");
+    metrics["objectRef"]["apiVersion"] = json!("v1beta1");
+    add(
+        "stolen credentials (aws-node's token, python-requests, metrics list)",
+        metrics,
+    );
+    let (path, r) = target(
+        "leases",
+        Some("argocd"),
+        Some("argocd-application-controller"),
+        None,
+    );
+    add(
+        "stolen credentials (an operator's token, kubectl, lease update)",
+        g.one(Call {
+            verb: "update",
+            uri: path,
+            object_ref: Some(r),
+            agent: "kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5".to_owned(),
+            ..by_sa(&g, "argocd", "argocd-application-controller", "")
+        }),
+    );
+    let (path, r) = target("deployments", Some(ns), Some(&app.name), Some("scale"));
+    add(
+        "workload write (a scale update by a person, beside the autoscaler's reads)",
+        g.one(Call {
+            verb: "update",
+            uri: path,
+            object_ref: Some(r),
+            ..admin.clone()
+        }),
+    );
+    let (path, r) = target("nodes", None, Some(&node.name), Some("status"));
+    add(
+        "system principal from a public IP (a node status patch)",
+        g.one(Call {
+            verb: "patch",
+            uri: path,
+            object_ref: Some(r),
+            ips: vec!["198.51.100.23".to_owned()],
+            ..by_node(&node)
+        }),
+    );
+
     // A user named like EKS's own, mapped through aws-auth.
     for (verb, agent) in [
         ("list", "kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5"),
