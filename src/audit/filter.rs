@@ -42,19 +42,30 @@ macro_rules! system_principals {
   OR (@user.username:system\:serviceaccount\:kube-system\:aws-node @userAgent:(aws-node* OR ./aws-k8s-agent* OR aws-k8s-agent/* OR amazon-vpc-cni-k8s/* OR controller/*))
   OR (@user.username:system\:serviceaccount\:kube-system\:coredns @userAgent:(CoreDNS/* OR coredns/*))
   OR (@user.username:system\:serviceaccount\:kube-system\:kube-proxy @userAgent:kube-proxy/*)
-  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller OR system\:serviceaccount\:kube-system\:*)
-    -@user.username:(system\:serviceaccount\:kube-system\:aws-node OR system\:serviceaccount\:kube-system\:coredns OR system\:serviceaccount\:kube-system\:kube-proxy)
-    @userAgent:*kubernetes/* -@userAgent:kubectl/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:* @userAgent:kube-controller-manager/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:metrics-server @userAgent:metrics-server/*)
+  OR (@user.username:(system\:serviceaccount\:kube-system\:ebs-csi-controller-sa OR system\:serviceaccount\:kube-system\:ebs-csi-node-sa OR system\:serviceaccount\:kube-system\:efs-csi-controller-sa OR system\:serviceaccount\:kube-system\:efs-csi-node-sa) @userAgent:(csi-* OR aws-ebs-csi-driver/* OR aws-efs-csi-driver/*))
+  OR (@user.username:system\:serviceaccount\:kube-system\:cluster-autoscaler @userAgent:cluster-autoscaler/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:aws-load-balancer-controller @userAgent:(aws-load-balancer-controller/* OR controller/*))
+  OR (@user.username:(system\:serviceaccount\:kube-system\:karpenter OR system\:serviceaccount\:karpenter\:karpenter) @userAgent:karpenter/*)
+  OR (@user.username:system\:serviceaccount\:kube-system\:coredns-autoscaler @userAgent:cluster-proportional-autoscaler/*)
+  OR (@user.username:(eks\:addon-manager OR eks\:authenticator OR eks\:az-poller OR eks\:certificate-controller OR eks\:cloud-controller-manager OR eks\:cloudwatch-agent OR eks\:cluster-event-watcher OR eks\:coredns-autoscaler OR eks\:fargate-manager OR eks\:fargate-scheduler OR eks\:k8s-metrics OR eks\:kms-storage-migrator OR eks\:network-policy-controller OR eks\:node-manager OR eks\:nodewatcher OR eks\:pod-identity-mutating-webhook OR eks\:vpc-resource-controller)
+    @userAgent:(eks-* OR aws-* OR amazon-* OR controller/*))
 )"
     };
 }
 
-/// Operators: service accounts of any namespace through a Kubernetes
-/// client library (not kubectl). The presets drop only their lease
-/// renewals (standard) and watches (aggressive).
+/// Operators: service accounts outside kube-system through a Kubernetes
+/// client library's agent (`<program>/<version> (linux/<arch>)
+/// kubernetes/<commit>`), not kubectl or another command-line client.
+/// The presets drop only their lease renewals outside kube-system
+/// (standard) and watches of anything but secrets (aggressive). A tool
+/// that sends such an agent cannot be told from an operator: that is
+/// the limit of this clause (docs/audit.md).
 macro_rules! operators {
     () => {
-        r"(@user.username:system\:serviceaccount\:* @userAgent:*kubernetes/* -@userAgent:kubectl/*)"
+        r"(@user.username:system\:serviceaccount\:* -@user.username:system\:serviceaccount\:kube-system\:*
+  @userAgent:*\(linux/*\)\ kubernetes/* -@userAgent:(*kubectl* OR oc/* OR k9s/* OR helm/* OR Helm/*))"
     };
 }
 
@@ -75,13 +86,13 @@ pub const SYSTEM_PRINCIPALS: &str = system_principals!();
 /// A system principal is a node, a control-plane component, one of the
 /// `eks:` users EKS has (the list of docs/audit.md, with its sources: an
 /// unknown `eks:` name is a user like any other), or a kube-system service
-/// account. Its usual client is its own program's Kubernetes client:
+/// account the table knows. Its usual client is its own program's:
 /// `kubelet/...` for nodes, `kube-controller-manager/...` for the
-/// controller manager, the VPC CNI's agents for `aws-node`, and for the
-/// others a Kubernetes client library's agent (`<program>/<version>
-/// (<os>/<arch>) kubernetes/<commit>`) other than kubectl. The same token
-/// used with `curl`, `python-requests`, `kubectl` or no agent at all, as
-/// stolen credentials are, is not noise.
+/// controller manager and its per-controller accounts, the VPC CNI's
+/// agents for `aws-node`, and so on (docs/audit.md has the table). The
+/// same token used through `curl`, `python-requests`, `kubectl`, a
+/// generic Go tool or no agent at all, as stolen credentials are, is not
+/// noise. `DD_AUDIT_SYSTEM_CLIENTS` adds a user's own principals.
 pub const NOISE_STANDARD: &str = concat!(
     "(",
     system_principals!(),
@@ -92,9 +103,9 @@ pub const NOISE_STANDARD: &str = concat!(
   OR (@verb:watch -@objectRef.resource:secrets)
   OR (@verb:get -@objectRef:* @requestURI:(/api OR /api/* OR /apis OR /apis/* OR /openapi/* OR /livez* OR /readyz* OR /healthz* OR /metrics OR /version))
   OR (@objectRef.resource:events @verb:(create OR update OR patch))
-  OR (@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))
+  OR (@user.username:(system\:node\:* OR system\:serviceaccount\:kube-system\:metrics-server) @verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))
   OR (@user.username:system\:node\:* @verb:create @objectRef.resource:serviceaccounts @objectRef.subresource:token)
-  OR (@user.username:system\:node\:* @verb:(get OR patch) @objectRef.resource:nodes)
+  OR (@user.username:system\:node\:* @objectRef.resource:nodes (@verb:get OR (@verb:patch @objectRef.subresource:status)))
   OR (@verb:get @objectRef.resource:deployments @objectRef.subresource:scale)
   OR (@verb:(get OR list) @objectRef.apiGroup:metrics.k8s.io)
   OR (@verb:(update OR patch) @objectRef.resource:horizontalpodautoscalers @objectRef.subresource:status)
@@ -103,7 +114,7 @@ OR (",
     operators!(),
     r"
 @responseStatus.code:[200 TO 299]
-@objectRef.resource:leases @verb:(get OR update OR patch))"
+@objectRef.resource:leases @verb:(get OR update OR patch) -@objectRef.namespace:kube-system)"
 );
 
 /// What the aggressive preset drops besides: the same principals' `get`
@@ -143,6 +154,7 @@ OR (@verb:(create OR update OR patch OR delete OR deletecollection) (
 ))
 OR (@verb:create @objectRef.resource:(selfsubjectrulesreviews OR selfsubjectaccessreviews))
 OR (@objectRef.resource:serviceaccounts @objectRef.subresource:token -@user.username:system\:node\:*)
+OR (@objectRef.resource:subjectaccessreviews (@responseObject.status.allowed:false OR @requestObject.spec.resourceAttributes.subresource:(proxy OR exec OR attach OR portforward)))
 OR PUBLIC_IP(@sourceIPs) OR -@sourceIPs:*";
 
 /// A principal of the user's own, counted as a system principal when it
@@ -155,9 +167,14 @@ pub struct SystemClient {
 }
 
 /// `pattern` as a query value: every character the query syntax reads
-/// is escaped, except the wildcards.
+/// is escaped, except the wildcards, and a value that is a keyword of
+/// the syntax (`NOT`, `OR`, ...) is escaped too, so no value can be read
+/// as an operator.
 fn query_value(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
+    if matches!(pattern, "NOT" | "AND" | "OR" | "TO") {
+        out.push('\\');
+    }
     for c in pattern.chars() {
         if !(c.is_alphanumeric() || matches!(c, '*' | '?' | '/' | '.' | '_')) {
             out.push('\\');
@@ -169,15 +186,6 @@ fn query_value(pattern: &str) -> String {
 
 /// The system principals' clause with the user's own principals added.
 pub(crate) fn system_principals_text(clients: &[SystemClient]) -> String {
-    preset_text(SYSTEM_PRINCIPALS, clients)
-}
-
-/// A preset's text with the user's principals added to its system
-/// principals.
-pub(crate) fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
-    if clients.is_empty() {
-        return preset.to_owned();
-    }
     let open = SYSTEM_PRINCIPALS
         .strip_suffix("\n)")
         .expect("the clause ends with its parenthesis");
@@ -191,7 +199,40 @@ pub(crate) fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
         ));
     }
     principals.push_str("\n)");
-    preset.replacen(SYSTEM_PRINCIPALS, &principals, 1)
+    principals
+}
+
+/// The operators' clause without the user's own principals, whose clients
+/// are pinned: through another client they are never noise.
+pub(crate) fn operators_text(clients: &[SystemClient]) -> String {
+    if clients.is_empty() {
+        return OPERATORS.to_owned();
+    }
+    let users: Vec<String> = clients.iter().map(|c| query_value(&c.user)).collect();
+    let open = OPERATORS
+        .strip_suffix(')')
+        .expect("the clause ends with its parenthesis");
+    format!("{open} -@user.username:({}))", users.join(" OR "))
+}
+
+/// A preset's text with the user's principals added to its system
+/// principals, and taken out of its operators.
+pub(crate) fn preset_text(preset: &str, clients: &[SystemClient]) -> String {
+    if clients.is_empty() {
+        return preset.to_owned();
+    }
+    preset
+        .replacen(SYSTEM_PRINCIPALS, &system_principals_text(clients), 1)
+        .replacen(OPERATORS, &operators_text(clients), 1)
+}
+
+/// Whether the presets still parse with `clients` added: the setting is
+/// checked at start-up, never found wrong at the first event.
+pub fn check_system_clients(clients: &[SystemClient]) -> Result<(), super::query::QueryError> {
+    for preset in [NOISE_STANDARD, NOISE_AGGRESSIVE_EXTRA] {
+        preset_text(preset, clients).parse::<AuditQuery>()?;
+    }
+    Ok(())
 }
 
 /// The guard, with the deployment's internal networks added to its
@@ -505,6 +546,18 @@ mod tests {
             e["userAgent"] = json!(agent);
             assert_eq!(verdict(&extended, &e), AuditVerdict::Keep, "{agent}");
         }
+        // A keyword is a value, not an operator: `NOT` as an agent makes
+        // no agent a usual one.
+        let odd = [SystemClient {
+            user: "system:serviceaccount:argocd:*".into(),
+            agents: vec!["argocd-*/*".into(), "NOT".into(), "OR".into()],
+        }];
+        check_system_clients(&odd).unwrap();
+        let odd = AuditFilter::new(None, None, Some(NoiseLevel::Standard), &[], &odd);
+        e["userAgent"] = json!("curl/8.5.0");
+        assert_eq!(verdict(&odd, &e), AuditVerdict::Keep);
+        e["userAgent"] = json!("NOT");
+        assert_eq!(verdict(&odd, &e), AuditVerdict::Noise);
         // The guard still wins: the operator's secrets watch is kept.
         let mut secrets = event(argocd, "watch", "secrets", 200);
         secrets["userAgent"] = json!("argocd-application-controller/v2.13.1");

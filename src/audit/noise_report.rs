@@ -55,7 +55,7 @@ pub const NOISE_CLASSES: &[(NoiseLevel, Principals, &str, &str)] = &[
         NoiseLevel::Standard,
         Principals::System,
         "token and access reviews",
-        r"(@verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))",
+        r"(@user.username:(system\:node\:* OR system\:serviceaccount\:kube-system\:metrics-server) @verb:create @objectRef.resource:(tokenreviews OR subjectaccessreviews))",
     ),
     (
         NoiseLevel::Standard,
@@ -67,7 +67,7 @@ pub const NOISE_CLASSES: &[(NoiseLevel, Principals, &str, &str)] = &[
         NoiseLevel::Standard,
         Principals::System,
         "kubelet node status and gets",
-        r"(@user.username:system\:node\:* @verb:(get OR patch) @objectRef.resource:nodes)",
+        r"(@user.username:system\:node\:* @objectRef.resource:nodes (@verb:get OR (@verb:patch @objectRef.subresource:status)))",
     ),
     (
         NoiseLevel::Standard,
@@ -91,7 +91,7 @@ pub const NOISE_CLASSES: &[(NoiseLevel, Principals, &str, &str)] = &[
         NoiseLevel::Standard,
         Principals::Operators,
         "operators' lease renewals",
-        r"@objectRef.resource:leases @verb:(get OR update OR patch)",
+        r"@objectRef.resource:leases @verb:(get OR update OR patch) -@objectRef.namespace:kube-system",
     ),
     (
         NoiseLevel::Aggressive,
@@ -150,6 +150,10 @@ pub const GUARD_CLAUSES: &[(&str, &str)] = &[
     (
         "a token request by a non-node",
         r"(@objectRef.resource:serviceaccounts @objectRef.subresource:token -@user.username:system\:node\:*)",
+    ),
+    (
+        "an access review denied, or about kubelet access",
+        r"(@objectRef.resource:subjectaccessreviews (@responseObject.status.allowed:false OR @requestObject.spec.resourceAttributes.subresource:(proxy OR exec OR attach OR portforward)))",
     ),
     (
         "a public or missing source address",

@@ -4,7 +4,9 @@
 use regex::Regex;
 
 use super::{ConfigError, Env};
-use crate::audit::filter::{AuditFilter, MatchFilter, NoiseLevel, SystemClient};
+use crate::audit::filter::{
+    AuditFilter, MatchFilter, NoiseLevel, SystemClient, check_system_clients,
+};
 use crate::audit::query::AuditQuery;
 use crate::audit::scrubbing::{Scrubber, SerializedRule, email_rule, ip_rule};
 use crate::audit::{AuditSettings, SecretRedactor};
@@ -151,7 +153,7 @@ fn audit_filter(env: &Env<'_>) -> Result<AuditFilter, ConfigError> {
 /// pattern with `*` and `?` wildcards, such as
 /// `system:serviceaccount:argocd:*=argocd-*/*`.
 fn system_clients(value: Option<&str>) -> Result<Vec<SystemClient>, ConfigError> {
-    const ACCEPTS: &str = "entries USER=AGENT separated by ';', several agents separated by '|', with * and ? wildcards, such as system:serviceaccount:argocd:*=argocd-*/*";
+    const ACCEPTS: &str = "entries USER=AGENT separated by ';', several agents separated by '|', each starting with a name, with * and ? wildcards after it, such as system:serviceaccount:argocd:*=argocd-*/*";
     let mut clients = Vec::new();
     for entry in value
         .unwrap_or_default()
@@ -171,9 +173,9 @@ fn system_clients(value: Option<&str>) -> Result<Vec<SystemClient>, ConfigError>
             .map(str::trim)
             .map(str::to_owned)
             .collect();
-        // A pattern of wildcards alone would make any principal, or any
-        // client, a system one's: the point of the check is lost.
-        let too_wide = |p: &str| p.chars().all(|c| matches!(c, '*' | '?'));
+        // A pattern that does not start with a name (`*`, `*/*`) would
+        // make any principal, or any client, a system one's.
+        let too_wide = |p: &str| !p.starts_with(|c: char| c.is_alphanumeric() || c == '.');
         if too_wide(user) || agents.iter().any(|a| too_wide(a)) {
             return Err(invalid());
         }
@@ -182,5 +184,9 @@ fn system_clients(value: Option<&str>) -> Result<Vec<SystemClient>, ConfigError>
             agents,
         });
     }
+    check_system_clients(&clients).map_err(|error| ConfigError::Query {
+        variable: "DD_AUDIT_SYSTEM_CLIENTS",
+        error,
+    })?;
     Ok(clients)
 }

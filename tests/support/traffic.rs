@@ -3141,6 +3141,74 @@ pub fn never_drop_golden() -> Vec<GoldenEvent> {
         }),
     );
 
+    // The review's counterexamples: command-line clients under other
+    // names, a Go tool's default agent on a pinned account, a kubelet's
+    // review of a request to its own API, a lease taken in kube-system,
+    // and a node relabelling itself.
+    let (path, r) = target("pods", None, None, None);
+    let (query, latency_us) = g.watch_query("");
+    let mut stages = g.two(
+        Call {
+            verb: "watch",
+            uri: format!("{path}?{query}"),
+            object_ref: Some(r),
+            latency_us,
+            agent: "kubectl.exe/v1.31.4 (windows/amd64) kubernetes/a78aa47".to_owned(),
+            ..by_sa(&g, "kube-system", "ebs-csi-controller-sa", "")
+        },
+        2_000,
+    );
+    add(
+        "stolen credentials (ebs-csi's token, kubectl.exe, watch of pods)",
+        stages.remove(0),
+    );
+    let (path, r) = target("configmaps", None, None, None);
+    add(
+        "stolen credentials (aws-node's token, a Go tool's default agent, watch of configmaps)",
+        g.one(Call {
+            verb: "watch",
+            uri: path,
+            object_ref: Some(r),
+            ..aws_node("peirates/v0.0.0 (linux/amd64) kubernetes/$Format")
+        }),
+    );
+    let (path, r) = target("subjectaccessreviews", None, None, None);
+    add(
+        "kubelet API access (a kubelet's access review of nodes/proxy)",
+        g.one(Call {
+            level: "RequestResponse",
+            verb: "create",
+            uri: path,
+            object_ref: Some(r),
+            code: 201,
+            request: Some(json!({"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1", "spec": {"user": "system:serviceaccount:monitoring:node-exporter", "resourceAttributes": {"verb": "get", "resource": "nodes", "subresource": "proxy", "name": node.name}}})),
+            ..by_node(&node)
+        }),
+    );
+    let (path, r) = target("leases", Some("kube-system"), Some("kube-scheduler"), None);
+    add(
+        "write to kube-system (an application's token taking the scheduler's lease)",
+        g.one(Call {
+            verb: "update",
+            uri: path,
+            object_ref: Some(r),
+            agent: "leasehijack/v0.0.0 (linux/amd64) kubernetes/$Format".to_owned(),
+            ..by_sa(&g, "payments", "payments-api", "")
+        }),
+    );
+    let (path, r) = target("nodes", None, Some(&node.name), None);
+    add(
+        "node relabelling itself (a patch of the Node object, not its status)",
+        g.one(Call {
+            level: "Request",
+            verb: "patch",
+            uri: path,
+            object_ref: Some(r),
+            request: Some(json!({"metadata": {"labels": {"karpenter.sh/nodepool": "payments"}}})),
+            ..by_node(&node)
+        }),
+    );
+
     // A user named like EKS's own, mapped through aws-auth.
     for (verb, agent) in [
         ("list", "kubectl/v1.31.1 (linux/amd64) kubernetes/948afe5"),
