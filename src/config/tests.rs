@@ -308,7 +308,12 @@ fn audit_filters() {
         (
             "DD_AUDIT_SYSTEM_CLIENTS",
             "*=argocd/*",
-            "with * and ? wildcards",
+            "each starting with a name",
+        ),
+        (
+            "DD_AUDIT_SYSTEM_CLIENTS",
+            "system:serviceaccount:argocd:*=*/*",
+            "each starting with a name",
         ),
         (
             "DD_AUDIT_SYSTEM_CLIENTS",
