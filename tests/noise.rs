@@ -37,17 +37,7 @@ async fn forward(
         vars,
     )
     .await;
-    let mut total = InvocationSummary::default();
-    for s in summaries {
-        total.events_in += s.events_in;
-        total.logs_forwarded += s.logs_forwarded;
-        total.filtered_as_noise += s.filtered_as_noise;
-        total.filtered_by_query += s.filtered_by_query;
-        total.noise_bytes += s.noise_bytes;
-        total.raw_bytes += s.raw_bytes;
-        total.wire_bytes += s.wire_bytes;
-    }
-    (logs, total)
+    (logs, support::in_process::totals(summaries))
 }
 
 fn messages_of(logs: &[Value]) -> HashSet<String> {

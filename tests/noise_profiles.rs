@@ -54,16 +54,7 @@ async fn forward(messages: &[String], vars: &[(&str, &str)]) -> (Vec<Value>, Inv
         &all,
     )
     .await;
-    let mut total = InvocationSummary::default();
-    for s in summaries {
-        total.events_in += s.events_in;
-        total.logs_forwarded += s.logs_forwarded;
-        total.filtered_as_noise += s.filtered_as_noise;
-        total.noise_bytes += s.noise_bytes;
-        total.raw_bytes += s.raw_bytes;
-        total.wire_bytes += s.wire_bytes;
-    }
-    (logs, total)
+    (logs, support::in_process::totals(summaries))
 }
 
 fn messages_of(logs: &[Value]) -> HashSet<String> {

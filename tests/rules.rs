@@ -289,6 +289,10 @@ async fn inputs_are_read_from_s3() {
     assert_eq!(exec.len(), 1, "{all:#?}");
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("22 events replayed"), "{summary}");
+    assert!(
+        summary.contains("read from 0 files and 2 S3 objects"),
+        "{summary}"
+    );
 
     let out = run(
         &[

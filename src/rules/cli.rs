@@ -200,7 +200,7 @@ async fn replay(
         return 1;
     }
     drop(out);
-    eprint!("{}", summary_table(&names, &tally, &signals));
+    eprint!("{}", summary_table(&names, &tally, &signals, &reader.tally));
     0
 }
 

@@ -313,10 +313,6 @@ impl RuleEngine {
         })
     }
 
-    pub fn rules(&self) -> impl Iterator<Item = &DetectionRule> {
-        self.rules.iter().map(|r| &r.rule)
-    }
-
     pub fn tally(&self) -> &ReplayTally {
         &self.tally
     }
@@ -331,10 +327,13 @@ impl RuleEngine {
             t = self.clock_ms;
         }
         self.clock_ms = t;
-        let Some(derived) = Derived::of(&log.audit) else {
+        // The event is split once: the derived attributes are read from
+        // its members, which then go to the queries.
+        let Some(split) = Members::of(&log.audit) else {
             self.tally.unreadable += 1;
             return;
         };
+        let derived = Derived::of(&split);
         let context = LogContext {
             source: &log.source,
             service: &log.service,
@@ -342,7 +341,7 @@ impl RuleEngine {
             tags: &log.tags,
         };
         let members = context.members(derived.client_ip.as_deref(), derived.path.as_deref());
-        let Some(event) = AuditEvent::with_log(&log.audit, &members) else {
+        let Some(event) = AuditEvent::with_log(split, &members) else {
             self.tally.unreadable += 1;
             return;
         };
@@ -409,10 +408,9 @@ struct Derived {
 }
 
 impl Derived {
-    /// `None` when `audit` is not a JSON object. A repeated key counts
-    /// once, its last value, as the queries read it.
-    fn of(audit: &str) -> Option<Self> {
-        let members = Members::of(audit)?;
+    /// From the event's members. A repeated key counts once, its last
+    /// value, as the queries read it.
+    fn of(members: &Members<'_>) -> Self {
         let client_ip = members.last("sourceIPs").and_then(|raw| {
             let ips: Vec<serde_json::Value> = serde_json::from_str(raw).ok()?;
             ips.first()?.as_str().map(str::to_owned)
@@ -425,7 +423,7 @@ impl Derived {
                     .to_owned(),
             )
         });
-        Some(Self { client_ip, path })
+        Self { client_ip, path }
     }
 }
 

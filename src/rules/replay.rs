@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::engine::{LogEvent, ReplayTally, RuleEngine, Signal};
 use super::file::Severity;
+use super::input::InputTally;
 use crate::calendar::rfc3339_micros;
 
 /// Events held to be put in time order.
@@ -156,7 +157,12 @@ pub fn signal_json(signal: &Signal) -> Value {
 }
 
 /// The human summary: per rule, the events it matched and its signals.
-pub fn summary_table(names: &[String], tally: &ReplayTally, signals: &[u64]) -> String {
+pub fn summary_table(
+    names: &[String],
+    tally: &ReplayTally,
+    signals: &[u64],
+    inputs: &InputTally,
+) -> String {
     let width = names
         .iter()
         .map(|n| n.chars().count())
@@ -175,6 +181,10 @@ pub fn summary_table(names: &[String], tally: &ReplayTally, signals: &[u64]) -> 
     out.push_str(&format!(
         "{} events replayed ({} late, {} not JSON objects)\n",
         tally.events, tally.late, tally.unreadable
+    ));
+    out.push_str(&format!(
+        "read from {} files and {} S3 objects; {} CloudWatch Logs control messages skipped\n",
+        inputs.files, inputs.objects, inputs.control_messages
     ));
     out
 }

@@ -68,3 +68,19 @@ pub async fn forward_messages(
     }
     (intake.accepted_logs()[before..].to_vec(), summaries)
 }
+
+/// The counters of several invocations added up, as the noise tests
+/// compare them.
+pub fn totals(summaries: Vec<InvocationSummary>) -> InvocationSummary {
+    let mut total = InvocationSummary::default();
+    for s in summaries {
+        total.events_in += s.events_in;
+        total.logs_forwarded += s.logs_forwarded;
+        total.filtered_as_noise += s.filtered_as_noise;
+        total.filtered_by_query += s.filtered_by_query;
+        total.noise_bytes += s.noise_bytes;
+        total.raw_bytes += s.raw_bytes;
+        total.wire_bytes += s.wire_bytes;
+    }
+    total
+}

@@ -206,11 +206,11 @@ impl<'a> AuditEvent<'a> {
         ))
     }
 
-    /// An audit event with the members of its log (a JSON object from
-    /// [`super::LogContext::members`]) after its own; `None` when either
-    /// is not a JSON object.
-    pub fn with_log(text: &'a str, log: &'a str) -> Option<Self> {
-        let mut members = Members::of(text)?.0;
+    /// An audit event, split already, with the members of its log (a
+    /// JSON object from [`super::LogContext::members`]) after its own;
+    /// `None` when `log` is not a JSON object.
+    pub(crate) fn with_log(event: Members<'a>, log: &'a str) -> Option<Self> {
+        let mut members = event.0;
         members.extend(Members::of(log)?.0);
         Some(Self::from_members(
             members.into_iter().map(|(k, v)| (k, v.get())).collect(),
